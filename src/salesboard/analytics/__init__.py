@@ -1,0 +1,1 @@
+"""Every dashboard query: parameterized, with row-level security applied on the server."""

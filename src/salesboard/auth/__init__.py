@@ -1,0 +1,1 @@
+"""Authentication, sessions, roles with row-level scopes, and the audit log."""

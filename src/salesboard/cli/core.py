@@ -1,0 +1,107 @@
+"""`init`, `serve` and `status`: create the database, run the owner process, see what runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..errors import SalesboardError
+from ..remote import client
+from ..store import demo, open_store
+from .common import emit_json, json_option, settings
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(init)
+    cli.add_command(serve)
+    cli.add_command(status)
+
+
+@click.command()
+@click.option("--demo", "with_demo", is_flag=True, help="Seed demo users, products and sales into an empty database.")
+@click.option("--sales", type=click.IntRange(0, 50_000_000), default=None,
+              help="Number of demo sale lines (default SALESBOARD_DEMO_SALES=20000).")
+@json_option
+def init(with_demo: bool, sales: int | None, as_json: bool) -> None:
+    """Create or migrate the database. Safe to run again.
+
+    \b
+    Example:
+      salesboard init --demo
+    """
+    s = settings()
+    store = open_store(s, migrate=False)
+    try:
+        applied = store.migrate()
+        result: dict = {"database": str(s.db), "migrations_applied": applied, "schema": store.schema_version()}
+        if with_demo:
+            if s.production:
+                raise SalesboardError("--demo is refused when SALESBOARD_ENV=production; create users with "
+                                      "`salesboard users add`")
+            result["demo"] = demo.seed(store, n_sales=sales)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"Database {s.db}: schema {result['schema']}"
+               + (f" ({len(applied)} migration(s) applied)" if applied else " (up to date)"))
+    seeded = result.get("demo")
+    if seeded and "skipped" not in seeded:
+        click.echo(f"Demo data: {seeded['sales']:,} sales, {seeded['products']} products.")
+        click.echo("Demo logins (demo only, refused when SALESBOARD_ENV=production):")
+        for username, password, role, *_ in demo.DEMO_USERS:
+            click.echo(f"  {username:<8} {password:<20} ({role})")
+    elif seeded:
+        click.echo(f"Demo seed skipped: {seeded['skipped']}.")
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to listen on (default SALESBOARD_HOST=127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default SALESBOARD_PORT=8501).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the dashboard and its API: the one process that owns the database.
+
+    \b
+    Example:
+      salesboard serve --host 0.0.0.0 --port 8501
+    """
+    s = settings()
+    host = host or s.host
+    port = port or s.port
+    # Fail fast with one line if another process owns the database (the lifespan would only log it).
+    probe = open_store(s, migrate=False)
+    probe.close()
+    env = dict(os.environ, SALESBOARD_HOST=host, SALESBOARD_PORT=str(port))
+    os.environ.update(env)
+    import uvicorn
+
+    click.echo(f"Salesboard serving {s.db} at http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}",
+               err=True)
+    uvicorn.run("salesboard.server:app", host=host, port=port, log_level="warning",
+                ws_ping_interval=20, lifespan="on")
+    sys.exit(0)
+
+
+@click.command()
+@json_option
+def status(as_json: bool) -> None:
+    """Show whether a server owns the database, and where.
+
+    \b
+    Example:
+      salesboard status --json
+    """
+    s = settings()
+    info = client.read_server_file(s)
+    result = {"database": str(s.db), "exists": s.db.exists(), "server": None}
+    if info:
+        result["server"] = {"pid": info["pid"], "url": f"http://{info['host']}:{info['port']}"}
+    if as_json:
+        emit_json(result)
+    elif info:
+        click.echo(f"{s.db}: served by pid {info['pid']} at http://{info['host']}:{info['port']}")
+    else:
+        click.echo(f"{s.db}: {'no server running' if s.db.exists() else 'not created yet (run `salesboard init --demo`)'}")

@@ -1,0 +1,95 @@
+"""Settings from the environment (SALESBOARD_*) with an optional salesboard.toml.
+
+Every setting has a documented default (docs/configuration.md). Environment
+wins over the TOML file; the TOML file wins over defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: Path = Path("data/dashboard.duckdb")
+    env: str = "development"  # development | production
+    host: str = "127.0.0.1"
+    port: int = 8501
+    allow_registration: bool = True
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    lockout_threshold: int = 5
+    lockout_minutes: int = 15
+    demo_sales: int = 20000
+    demo_days: int = 400
+    base_currency: str = "USD"
+    max_upload_mb: int = 200
+    export_max_rows: int = 1_000_000
+    log_format: str = "text"  # text | json
+    cookie_secure: bool = False
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.db.parent
+
+    @property
+    def server_file(self) -> Path:
+        """Where a running server records its address and admin token (mode 0600)."""
+        return self.db.with_name(self.db.name + ".server.json")
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict = {}
+    toml_path = Path(env.get("SALESBOARD_CONFIG", "salesboard.toml"))
+    if toml_path.exists():
+        try:
+            values.update(tomllib.loads(toml_path.read_text()).get("salesboard", {}))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{toml_path}: invalid TOML ({exc}); fix the file or unset SALESBOARD_CONFIG") from exc
+    known = {f.name: f for f in fields(Settings) if f.name != "extra"}
+    for name, f in known.items():
+        raw = env.get(f"SALESBOARD_{name.upper()}")
+        if raw is not None:
+            values[name] = raw
+    out: dict = {}
+    for name, raw in values.items():
+        if name not in known:
+            continue
+        typ = type(getattr(Settings, name, None)) if name != "db" else Path
+        try:
+            if typ is bool:
+                out[name] = raw if isinstance(raw, bool) else _bool(str(raw))
+            elif typ is int:
+                out[name] = int(raw)
+            elif typ is Path or name == "db":
+                out[name] = Path(str(raw))
+            else:
+                out[name] = str(raw)
+        except ValueError as exc:
+            raise ConfigError(f"SALESBOARD_{name.upper()}: {exc}") from exc
+    s = Settings(**out)
+    if s.env not in {"development", "production", "test"}:
+        raise ConfigError("SALESBOARD_ENV must be development, production or test")
+    if len(s.base_currency) != 3:
+        raise ConfigError("SALESBOARD_BASE_CURRENCY must be a 3-letter ISO code, e.g. USD")
+    return s

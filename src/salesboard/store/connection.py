@@ -1,0 +1,171 @@
+"""The one read-write DuckDB connection of this process.
+
+DuckDB allows one read-write process per file (DESIGN.md §1), and a
+connection is not thread-safe: every thread gets its own cursor, and writes
+are serialized by one lock so a transaction never interleaves with another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from ..config import Settings, load_settings
+from ..errors import DatabaseLockedError, SalesboardError
+
+_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def _lock_message(path: Path, exc: Exception) -> str:
+    m = _LOCK_RE.search(str(exc))
+    holder = f"process {m['pid']} ({m['prog']})" if m else "another process"
+    return (
+        f"{path} is in use by {holder}. Only one `salesboard serve` may own a database; "
+        "stop that process or set SALESBOARD_DB to another file."
+    )
+
+
+class Store:
+    """Owns the DuckDB connection; hands out per-thread cursors and serialized write transactions."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, settings: Settings):
+        self._con = con
+        self.path = path
+        self.settings = settings
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+
+    # -- reading ---------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor private to the calling thread (DuckDB connections are not thread-safe)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def query(self, sql: str, params: list | tuple | dict | None = None) -> list[tuple]:
+        return self.cursor().execute(sql, params or []).fetchall()
+
+    def query_one(self, sql: str, params: list | tuple | dict | None = None):
+        return self.cursor().execute(sql, params or []).fetchone()
+
+    def query_dicts(self, sql: str, params: list | tuple | dict | None = None) -> list[dict]:
+        cur = self.cursor().execute(sql, params or [])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    # -- writing ---------------------------------------------------------
+    @contextlib.contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One serialized transaction: commits on success, rolls back on any error."""
+        with self._write_lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    @property
+    def write_lock(self) -> threading.RLock:
+        """Held by `write()`; a restore or backup takes it to pause writers."""
+        return self._write_lock
+
+    def data_version(self) -> int:
+        return self.query_one("SELECT version FROM data_version WHERE id = 1")[0]
+
+    @staticmethod
+    def bump_data_version(cur: duckdb.DuckDBPyConnection) -> None:
+        """Call inside a write transaction that changed sales: invalidates analytics caches."""
+        cur.execute(
+            "UPDATE data_version SET version = version + 1, changed_at = current_timestamp::TIMESTAMP WHERE id = 1"
+        )
+
+    # -- schema ----------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply pending migrations in order, each in its own transaction; return the ones applied."""
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+        )
+        done = {r[0] for r in self._con.execute("SELECT version FROM schema_migrations").fetchall()}
+        applied = []
+        for name, sql in available_migrations():
+            if name in done:
+                continue
+            with self.write() as cur:
+                cur.execute(sql)
+                cur.execute(
+                    "INSERT INTO schema_migrations VALUES (?, current_timestamp::TIMESTAMP)", [name]
+                )
+            applied.append(name)
+        return applied
+
+    def pending_migrations(self) -> list[str]:
+        try:
+            done = {r[0] for r in self.query("SELECT version FROM schema_migrations")}
+        except duckdb.CatalogException:
+            done = set()
+        return [name for name, _ in available_migrations() if name not in done]
+
+    def schema_version(self) -> str | None:
+        row = self.query_one("SELECT max(version) FROM schema_migrations")
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def available_migrations() -> list[tuple[str, str]]:
+    folder = resources.files("salesboard.store") / "migrations"
+    items = sorted((p.name, p.read_text()) for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(name.removesuffix(".sql"), sql) for name, sql in items]
+
+
+def open_store(settings: Settings | None = None, *, migrate: bool = True, read_only: bool = False) -> Store:
+    """Open the database (creating its folder), raising DatabaseLockedError if another process owns it."""
+    settings = settings or load_settings()
+    path = settings.db
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseLockedError(_lock_message(path, exc)) from None
+        raise SalesboardError(f"cannot open {path}: {exc}") from None
+    store = Store(con, path, settings)
+    if migrate and not read_only:
+        store.migrate()
+    return store
+
+
+# The owner process keeps one Store; UI scripts and routes in that process share it.
+_current: Store | None = None
+_current_lock = threading.Lock()
+
+
+def set_current_store(store: Store | None) -> None:
+    global _current
+    with _current_lock:
+        _current = store
+
+
+def current_store() -> Store:
+    """The process's store, opened on first use (AppTest and plain `streamlit run` have no lifespan)."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = open_store()
+        return _current
