@@ -104,12 +104,12 @@ def _generate_sales(cur, run_id: str, n: int, days: int, now: datetime, currency
             SELECT i, ord,
                    (hash(ord, 'd') % 1000000) / 1000000.0 AS u,
                    hash(ord, 's') % 86400 AS secs,
-                   hash(ord, 'c') % 400 AS cust,
+                   hash(ord, 'c') % 1500 AS cust,
                    (1 + hash(i, 'p') % 8)::INTEGER AS pid,
                    (1 + hash(i, 'q') % 4)::INTEGER AS qty,
                    hash(i, 'x') % 10 AS disc_roll,
                    hash(ord, 'st') % 50 AS status_roll,
-                   ({regions})[(1 + hash(hash(ord, 'c') % 400, 'reg') % 4)::BIGINT] AS geo,
+                   ({regions})[(1 + hash(hash(ord, 'c') % 1500, 'reg') % 4)::BIGINT] AS geo,
                    ({channels})[(1 + hash(ord, 'ch') % 3)::BIGINT] AS channel,
                    (?::INTEGER[])[(1 + hash(ord, 'rep') % {len(reps)})::BIGINT] AS rep_id
             FROM lines

@@ -1,0 +1,1 @@
+"""Streamlit pages. `app.py` is the entry script; views/ holds one module per page."""
