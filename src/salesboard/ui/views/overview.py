@@ -24,7 +24,9 @@ KPI_LABELS = [
 def _fmt(value, kind: str, currency: str) -> str:
     if value is None:
         return "–"
-    return money(value, currency) if kind == "money" else f"{int(value):,}"
+    if kind == "money":
+        return money(value, currency)
+    return f"{int(value):,}"
 
 
 def render(principal: Principal, store: Store) -> None:
@@ -35,7 +37,7 @@ def render(principal: Principal, store: Store) -> None:
         return
     data = overview(store, principal, f)
     currency = store.settings.base_currency
-    cols = st.columns(len(KPI_LABELS))
+    cols = st.columns(3) + st.columns(3)
     for col, (key, label, kind) in zip(cols, KPI_LABELS):
         kpi = data["kpis"][key]
         delta = None if kpi.change is None else f"{kpi.change:+.1%}"
@@ -49,7 +51,8 @@ def render(principal: Principal, store: Store) -> None:
 
     st.subheader(f"Revenue by {grain} vs previous period")
     trend = data["trend"].rename(columns={"revenue": "This period", "previous_revenue": "Previous period"})
-    st.line_chart(trend, x="period", y=["This period", "Previous period"], y_label=currency)
+    st.line_chart(trend, x="period", y=["This period", "Previous period"], y_label=currency,
+                  color=["#94a3b8", "#2563eb"])  # series are ordered by name: Previous, This
 
     left, right = st.columns(2)
     with left:
