@@ -41,6 +41,41 @@ class Settings:
     export_max_rows: int = 1_000_000
     log_format: str = "text"  # text | json
     cookie_secure: bool = False
+    # Scheduler (docs/backups.md): cron strings in `scheduler_timezone`; a job missed while the
+    # server was down runs once at start if its last due time is within the misfire grace.
+    scheduler_enabled: bool = True
+    scheduler_timezone: str = "UTC"
+    scheduler_misfire_grace_minutes: int = 360
+    job_retries: int = 2
+    job_retry_backoff_seconds: int = 30
+    job_sync_cron: str = "0 2 * * *"
+    job_health_cron: str = "0 * * * *"
+    job_backup_cron: str = "0 3 * * *"
+    job_cleanup_cron: str = "0 4 * * sun"
+    # Backups: empty backup_dir means <folder of db>/backups (data/backups by default).
+    backup_dir: str = ""
+    backup_method: str = "checkpoint"  # checkpoint | copy-database
+    backup_compress: bool = False
+    backup_retention_days: int = 30
+    backup_keep_last: int = 3
+    backup_keep_daily: int = 0
+    backup_keep_weekly: int = 0
+    backup_keep_monthly: int = 0
+    backup_max_age_hours: int = 26
+    dr_rto_minutes: int = 15
+    # Offsite copy (any S3-compatible store); off while s3_bucket is empty. Credentials may also
+    # come from the standard AWS_* variables.
+    s3_bucket: str = ""
+    s3_prefix: str = "salesboard/"
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = field(default="", repr=False)
+    s3_secret_access_key: str = field(default="", repr=False)
+    s3_sse: str = ""  # "" | AES256 | aws:kms
+    s3_kms_key_id: str = ""
+    s3_object_lock_mode: str = ""  # "" | GOVERNANCE | COMPLIANCE
+    s3_object_lock_days: int = 0
+    s3_multipart_mb: int = 64
     extra: dict = field(default_factory=dict, compare=False)
 
     @property

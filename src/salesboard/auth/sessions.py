@@ -43,7 +43,7 @@ def create_session(store: Store, user_id: int, ip: str | None = None, user_agent
 
 def resolve_session(store: Store, token: str | None) -> Principal | None:
     """The session's user, or None when the token is unknown, expired (idle or absolute) or the user inactive."""
-    if not token or len(token) > 200:
+    if not isinstance(token, str) or not token or len(token) > 200:
         return None
     digest = _digest(token)
     row = store.query_one("SELECT user_id, last_seen_at, expires_at FROM sessions WHERE token_hash = ?", [digest])
@@ -94,7 +94,7 @@ def issue_ticket(store: Store, token: str) -> str:
 
 
 def redeem_ticket(store: Store, ticket: str | None) -> str | None:
-    if not ticket or len(ticket) > 200:
+    if not isinstance(ticket, str) or not ticket or len(ticket) > 200:
         return None
     with store.write() as cur:
         row = cur.execute(

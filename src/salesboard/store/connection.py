@@ -126,6 +126,19 @@ class Store:
     def close(self) -> None:
         self._con.close()
 
+    def reopen(self, swap=None) -> None:
+        """Pause writers, checkpoint and close the file, run `swap()` (e.g. a restore's file
+        replacement) while it is closed, then open it again. Per-thread cursors are dropped."""
+        with self._write_lock:
+            self._con.execute("CHECKPOINT")
+            self._con.close()
+            try:
+                if swap is not None:
+                    swap()
+            finally:
+                self._con = duckdb.connect(str(self.path))
+                self._local = threading.local()
+
 
 def available_migrations() -> list[tuple[str, str]]:
     folder = resources.files("salesboard.store") / "migrations"

@@ -24,18 +24,20 @@ LOGGED_OUT_KEY = "sb_logged_out"
 
 def _client_ip() -> str | None:
     try:
-        return st.context.ip_address
+        ip = st.context.ip_address
     except Exception:  # noqa: BLE001 - not available in every runtime (AppTest)
         return None
+    return ip if isinstance(ip, str) else None
 
 
 def _cookie_token() -> str | None:
     if st.session_state.get(LOGGED_OUT_KEY):
         return None  # the cookie may linger until the clearing fetch has run
     try:
-        return st.context.cookies.get(sessions.COOKIE_NAME)
-    except Exception:  # noqa: BLE001
+        token = st.context.cookies.get(sessions.COOKIE_NAME)
+    except Exception:  # noqa: BLE001 - no cookies outside a browser session (AppTest)
         return None
+    return token if isinstance(token, str) else None
 
 
 def current_principal(store: Store) -> Principal | None:

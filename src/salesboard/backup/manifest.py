@@ -1,0 +1,114 @@
+"""The manifest: what a backup must contain, so a restore can prove it got exactly that.
+
+Per table a row count and a fingerprint per column (`sum(hash(col))`), which reads every
+value: DuckDB's block checksums only catch corruption in blocks a query reads (DESIGN.md §1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+
+from . import BackupError
+
+FORMAT = 1
+CHUNK = 8 << 20
+REQUIRED = {"format": int, "name": str, "file": str, "created_at": str, "size": int, "sha256": str,
+            "raw_size": int, "raw_sha256": str, "compressed": bool, "duckdb_version": str, "tables": dict}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def database_stats(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict:
+    """Row counts, per-column fingerprints, schema version, audit head and data version of a database.
+
+    Runs in the caller's transaction, so it describes the same snapshot as a copy made in it.
+    """
+    catalog = catalog or con.execute("SELECT current_database()").fetchone()[0]
+    cols = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' "
+        "AND NOT internal ORDER BY table_name, column_index", [catalog]).fetchall()
+    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE database_name = ?",
+                                       [catalog]).fetchall()}
+    by_table: dict[str, list[str]] = {}
+    for table, column in cols:
+        if table not in views:
+            by_table.setdefault(table, []).append(column)
+    tables = {}
+    for table, columns in by_table.items():
+        exprs = ", ".join(f"sum(hash({_ident(c)}))::VARCHAR" for c in columns)
+        row = con.execute(f"SELECT count(*), {exprs} FROM {_ident(catalog)}.main.{_ident(table)}").fetchone()
+        tables[table] = {"rows": row[0], "fingerprint": dict(zip(columns, (v or "0" for v in row[1:])))}
+    q = f"{_ident(catalog)}.main."
+    schema = con.execute(f"SELECT max(version) FROM {q}schema_migrations").fetchone()[0] \
+        if "schema_migrations" in tables else None
+    audit = None
+    if "audit_log" in tables:
+        head = con.execute(f"SELECT seq, hash FROM {q}audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        audit = {"last_seq": head[0], "last_hash": head[1]} if head else {"last_seq": None, "last_hash": None}
+    data_version = con.execute(f"SELECT version FROM {q}data_version WHERE id = 1").fetchone()[0] \
+        if "data_version" in tables else None
+    return {"duckdb_version": duckdb.__version__, "schema_version": schema, "tables": tables,
+            "audit": audit, "data_version": data_version}
+
+
+def compare(expected: dict, actual: dict) -> list[str]:
+    """Every difference between a manifest and the stats of a restored copy, in words."""
+    errors = []
+    if expected.get("duckdb_version") != actual["duckdb_version"]:
+        errors.append(f"backup made with DuckDB {expected.get('duckdb_version')}, verified with "
+                      f"{actual['duckdb_version']}: fingerprints may differ; verify with the same version")
+    if expected.get("schema_version") != actual["schema_version"]:
+        errors.append(f"schema version {actual['schema_version']} != manifest {expected.get('schema_version')}")
+    exp_t, act_t = expected["tables"], actual["tables"]
+    for t in sorted(set(exp_t) - set(act_t)):
+        errors.append(f"table {t} missing")
+    for t in sorted(set(act_t) - set(exp_t)):
+        errors.append(f"table {t} not in manifest")
+    for t in sorted(set(exp_t) & set(act_t)):
+        if exp_t[t]["rows"] != act_t[t]["rows"]:
+            errors.append(f"table {t}: {act_t[t]['rows']} rows, manifest says {exp_t[t]['rows']}")
+        bad = [c for c in exp_t[t]["fingerprint"] if exp_t[t]["fingerprint"][c] != act_t[t]["fingerprint"].get(c)]
+        if bad:
+            errors.append(f"table {t}: fingerprint differs in column(s) {', '.join(bad)}")
+    if expected.get("audit") != actual["audit"]:
+        errors.append(f"audit log head {actual['audit']} != manifest {expected.get('audit')}")
+    return errors
+
+
+def load_manifest(path: Path) -> dict:
+    """Read and check a manifest's shape; a wrong manifest is refused, never guessed around."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise BackupError(f"manifest {path} is missing: the backup never finished; do not use it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BackupError(f"manifest {path} is not valid JSON ({exc}); the backup cannot be trusted") from None
+    if not isinstance(data, dict):
+        raise BackupError(f"manifest {path} is not a JSON object; the backup cannot be trusted")
+    for key, typ in REQUIRED.items():
+        if not isinstance(data.get(key), typ) or (typ is int and isinstance(data.get(key), bool)):
+            raise BackupError(f"manifest {path} lacks a valid {key!r}; the backup cannot be trusted")
+    if data["format"] != FORMAT:
+        raise BackupError(f"manifest {path} has format {data['format']}, this version reads {FORMAT}; "
+                          "upgrade salesboard")
+    if not Path(path).name.startswith(data["name"] + "."):
+        raise BackupError(f"manifest {path} describes {data['name']}, not this file; it was renamed or mixed up")
+    for t, info in data["tables"].items():
+        if not isinstance(info, dict) or not isinstance(info.get("rows"), int) \
+                or not isinstance(info.get("fingerprint"), dict):
+            raise BackupError(f"manifest {path}: entry for table {t} is malformed; the backup cannot be trusted")
+    return data
