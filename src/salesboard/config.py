@@ -38,6 +38,8 @@ class Settings:
     demo_days: int = 400
     base_currency: str = "USD"
     max_upload_mb: int = 200
+    import_future_days: int = 1       # imports: sale dates later than today + N days are quarantined
+    fx_max_age_days: int = 7          # imports: use the latest FX rate at most N days before the sale
     export_max_rows: int = 1_000_000
     log_format: str = "text"  # text | json
     cookie_secure: bool = False

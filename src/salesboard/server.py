@@ -19,13 +19,14 @@ os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 
 import streamlit as st  # noqa: E402
 from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse  # noqa: E402
+from starlette.responses import JSONResponse, Response, StreamingResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 from .auth import sessions  # noqa: E402
 from .auth.roles import Principal  # noqa: E402
 from .config import load_settings  # noqa: E402
 from .errors import SalesboardError  # noqa: E402
+from .logs import configure as configure_logging  # noqa: E402
 from .ops import metrics  # noqa: E402
 from .remote import client, operations  # noqa: E402
 from .store import current_store, open_store, set_current_store  # noqa: E402
@@ -44,6 +45,7 @@ _admin_token: str | None = None
 async def lifespan(app):
     global _admin_token
     settings = load_settings()
+    configure_logging(settings)
     store = open_store(settings)
     set_current_store(store)
     _admin_token = client.write_server_file(settings, settings.host, settings.port)

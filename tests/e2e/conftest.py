@@ -3,7 +3,6 @@
 import shutil
 
 import pytest
-
 from conftest import require_service
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -80,7 +80,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     click.echo(f"Salesboard serving {s.db} at http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}",
                err=True)
-    uvicorn.run("salesboard.server:app", host=host, port=port, log_level="warning",
+    uvicorn.run("salesboard.server:app", host=host, port=port, log_level="warning", access_log=False,
                 ws_ping_interval=20, lifespan="on")
     sys.exit(0)
 

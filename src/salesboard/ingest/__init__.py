@@ -1,0 +1,1 @@
+"""Ingest: extract, map, validate, enrich and load sales data (docs/imports.md)."""

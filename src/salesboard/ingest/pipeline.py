@@ -1,0 +1,258 @@
+"""The pipeline: stage -> map -> validate -> enrich -> load, as ONE transaction per run.
+
+Everything a run writes (sales rows, new products, quarantined rows, the
+`sync_runs` ledger row, the rollup, the audit entry) commits together or not
+at all: a run killed at any point leaves the database as it was. A run that
+fails writes only a `failed` ledger row and an audit entry, in a second,
+small transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from ..auth import audit
+from ..errors import SalesboardError
+from ..store.connection import Store
+from . import load, mapping as mappings, quarantine
+from .enrichment import enrich_select, products
+from .mapping import Mapping
+from .sources import files
+from .transform import Params, typed_select
+from .validation import reasons_sql, with_duplicates
+
+# CLI exit codes of an import (docs/imports.md).
+EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 5, 6
+STAGE, TYPED = "__stage", "__typed"
+
+
+class ImportFailed(SalesboardError):
+    """The run failed and wrote nothing (only its `failed` ledger row and audit entry)."""
+
+    exit_code = EXIT_FAILED
+
+
+class _DryRun(Exception):
+    def __init__(self, summary: dict):
+        self.summary = summary
+
+
+@dataclass
+class Options:
+    base_currency: str
+    future_days: int
+    fx_max_age_days: int
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_run_id(kind: str) -> str:
+    return f"{kind}-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def options(store: Store) -> Options:
+    s = store.settings
+    return Options(s.base_currency.upper(), s.import_future_days, s.fx_max_age_days)
+
+
+def typed_sql(m: Mapping, resolved: dict[str, str], columns: list[str], opts: Options, p: Params,
+              stage: str = STAGE) -> str:
+    """The full per-row SQL: typed fields, enrichment, reasons (duplicates included)."""
+    enriched = enrich_select(typed_select(m, resolved, columns, opts.base_currency, p, stage), p,
+                             base_currency=opts.base_currency, fx_max_age_days=opts.fx_max_age_days)
+    reasons = reasons_sql(m, p, base_currency=opts.base_currency, future_days=opts.future_days,
+                          fx_max_age_days=opts.fx_max_age_days)
+    return with_duplicates(f"SELECT *, {reasons} AS reasons FROM ({enriched})")
+
+
+def process(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, opts: Options,
+            progress) -> dict:
+    """Map, validate, enrich and load the staged rows; returns the counts (inside the caller's transaction)."""
+    resolved = mappings.resolve_columns(m, staged.columns)
+    p = Params()
+    progress("validating")
+    cur.execute(f"CREATE TEMP TABLE {TYPED} AS {typed_sql(m, resolved, staged.columns, opts, p)}", p.values)
+    created = products.create_missing(cur, TYPED) if m.unknown_products == "create" else 0
+    now = _now()
+    mapping_ref = m.origin.removeprefix("built-in:")
+    quarantine.insert_invalid(cur, TYPED, STAGE, staged.columns, run_id=run_id, source=source,
+                              mapping=mapping_ref, now=now)
+    if staged.rejects_table:
+        quarantine.insert_rejects(cur, staged.rejects_table, run_id=run_id, source=source, mapping=mapping_ref,
+                                  now=now)
+    bad, dups = cur.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE list_has_any(list_transform(reasons, r -> "
+        f"r LIKE 'source_key: % appears again in row %'), [true])) FROM {TYPED} WHERE len(reasons) > 0"
+    ).fetchone()
+    progress("loading")
+    counts = load.merge(cur, TYPED, source=source, load_id=run_id, now=now)
+    if counts["inserted"] or counts["updated"]:
+        Store.bump_data_version(cur)
+    return {**counts, "rows_read": staged.rows + staged.rejects, "quarantined": bad + staged.rejects,
+            "duplicates": dups, "rejected_lines": staged.rejects, "products_created": created}
+
+
+def _ledger(cur, run_id: str, *, source: str, kind: str, started: datetime, status: str, counts: dict,
+            error: str | None, detail: dict) -> None:
+    cur.execute(
+        """INSERT INTO sync_runs (run_id, source, kind, started_at, finished_at, status, rows_read, rows_inserted,
+               rows_updated, rows_unchanged, rows_quarantined, error, detail)
+           VALUES ($run, $source, $kind, $started, $finished, $status, $read, $ins, $upd, $unch, $q, $err, $detail)""",
+        {"run": run_id, "source": source, "kind": kind, "started": started, "finished": _now(), "status": status,
+         "read": counts.get("rows_read", 0), "ins": counts.get("inserted", 0), "upd": counts.get("updated", 0),
+         "unch": counts.get("unchanged", 0), "q": counts.get("quarantined", 0), "err": error,
+         "detail": json.dumps(detail, default=str)},
+    )
+
+
+class _Progress:
+    """Turns DuckDB's per-statement progress into rows done and rows/s for the caller's progress bar."""
+
+    _WEIGHTS = {"reading": (0.0, 0.6), "validating": (0.6, 0.85), "loading": (0.85, 1.0)}
+
+    def __init__(self, report, total: int | None):
+        self.report, self.total, self.started = report, total, time.monotonic()
+        self.stage = "reading"
+        self.cur = None
+        self._stop = threading.Event()
+
+    def __call__(self, stage: str) -> None:
+        self.stage = stage
+        self.emit(0.0)
+
+    def emit(self, pct: float) -> None:
+        lo, hi = self._WEIGHTS.get(self.stage, (0.0, 1.0))
+        frac = lo + (hi - lo) * max(0.0, min(pct, 100.0)) / 100.0
+        done = int(frac * self.total) if self.total else None
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.report({"stage": self.stage, "done": done, "total": self.total,
+                     "rate": (done / elapsed) if done else None})
+
+    @contextmanager
+    def polling(self, cur):
+        def poll():
+            while not self._stop.wait(0.25):
+                try:
+                    pct = cur.query_progress()
+                except duckdb.Error:
+                    continue
+                if pct >= 0:
+                    self.emit(pct)
+
+        cur.execute("SET enable_progress_bar = true")
+        cur.execute("SET enable_progress_bar_print = false")
+        thread = threading.Thread(target=poll, name="import-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            thread.join()
+
+    def done(self, rows: int) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.report({"stage": "done", "done": rows, "total": rows, "rate": rows / elapsed})
+
+
+def _estimate_rows(path: Path) -> int | None:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(256 * 1024)
+    except OSError:
+        return None
+    lines = head.count(b"\n")
+    if not lines or path.suffix.lower() in (".gz", ".zip", ".parquet", ".xlsx"):
+        return None
+    return max(1, int(size / (len(head) / lines)) - 1) if len(head) < size else max(1, lines - 1)
+
+
+def run_file(store: Store, actor, path: str, *, mapping: str | None = None, source: str | None = None,
+             encoding: str | None = None, delimiter: str | None = None, fmt: str | None = None,
+             dry_run: bool = False, progress=None, kind: str = "file") -> dict:
+    """Import one file as one run; returns the summary (raises ImportFailed after recording a failed run)."""
+    report = progress or (lambda _: None)
+    run_id = new_run_id("import")
+    started, t0 = _now(), time.monotonic()
+    file = Path(path)
+    track = _Progress(report, _estimate_rows(file) if file.is_file() else None)
+    detail: dict = {"file": str(file), "mapping": mapping, "dry_run": dry_run}
+    run_source = source or "file"
+    opts = options(store)
+    try:
+        with tempfile.TemporaryDirectory(prefix="salesboard-import-") as tmp:
+            info = files.detect(file, Path(tmp), encoding=encoding, delimiter=delimiter, fmt=fmt)
+            detail.update(info.as_dict())
+            with store.write() as cur:
+                cur.execute("SET TimeZone = 'UTC'")
+                with track.polling(cur):
+                    staged = files.stage(cur, info, STAGE, run_id.replace("-", "_"))
+                    m = mappings.load(mapping) if mapping else mappings.detect(staged.columns)
+                    run_source = source or m.source or "file"
+                    detail["mapping"] = m.origin.removeprefix("built-in:")
+                    counts = process(cur, m, staged, source=run_source, run_id=run_id, opts=opts, progress=track)
+                summary = _summary(run_id, run_source, counts, detail, t0)
+                if dry_run:
+                    raise _DryRun(summary)
+                _ledger(cur, run_id, source=run_source, kind=kind, started=started, status=summary["status"],
+                        counts=counts, error=None, detail={**detail, **_extra(counts)})
+                audit.record(cur, "import.run", actor=actor.username, target=run_source,
+                             detail={"run_id": run_id, "file": file.name, **counts, "status": summary["status"]})
+    except _DryRun as dry:
+        track.done(dry.summary["rows_read"])
+        return dry.summary
+    except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised as the user's one-line error
+        _record_failure(store, actor, run_id, run_source, kind, started, detail, exc)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise ImportFailed(f"import failed, nothing was written (run {run_id}): {_message(exc)}") from None
+    track.done(summary["rows_read"])
+    return summary
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, SalesboardError):
+        return str(exc)
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+
+
+def _record_failure(store, actor, run_id, source, kind, started, detail, exc) -> None:
+    try:
+        with store.write() as cur:
+            _ledger(cur, run_id, source=source, kind=kind, started=started, status="failed", counts={},
+                    error=_message(exc), detail=detail)
+            audit.record(cur, "import.failed", actor=actor.username, target=source, success=False,
+                         detail={"run_id": run_id, "error": _message(exc), "file": detail.get("file")})
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        pass
+
+
+def _extra(counts: dict) -> dict:
+    return {k: counts[k] for k in ("duplicates", "rejected_lines", "products_created")}
+
+
+def _summary(run_id: str, source: str, counts: dict, detail: dict, t0: float) -> dict:
+    loaded = counts["inserted"] + counts["updated"] + counts["unchanged"]
+    status = "partial" if counts["quarantined"] else "success"
+    if detail.get("dry_run"):
+        status = "dry-run " + status
+    return {
+        "run_id": run_id, "status": status, "source": source, "file": detail.get("file"),
+        "mapping": detail.get("mapping"), "format": detail.get("format"), "encoding": detail.get("encoding"),
+        "rows_read": counts["rows_read"], "loaded": loaded, "inserted": counts["inserted"],
+        "updated": counts["updated"], "unchanged": counts["unchanged"], "quarantined": counts["quarantined"],
+        **_extra(counts), "dry_run": bool(detail.get("dry_run")), "duration_s": round(time.monotonic() - t0, 3),
+        "exit_code": EXIT_PARTIAL if counts["quarantined"] else EXIT_OK,
+    }

@@ -1,0 +1,133 @@
+"""Quarantined rows: written by a run beside its loaded rows; listed, shown, replayed or discarded later.
+
+Each row keeps the source row as it was (JSON object of column -> text) and
+every reason in words. Replay rebuilds a staging table from those objects
+and runs them through the current mapping and rules as a new run; the old
+rows are then marked `replayed` (rows that fail again are quarantined anew
+under the replay's run id). Discard marks rows `discarded`; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import duckdb
+
+from ..auth import audit
+from ..errors import NotFound, ValidationError
+from .transform import ident
+
+READER_LINE = "_csv_line"  # raw key of a line the CSV reader could not split (cannot be re-mapped)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def insert_invalid(cur: duckdb.DuckDBPyConnection, typed: str, stage: str, columns: list[str], *,
+                   run_id: str, source: str, mapping: str, now: datetime) -> None:
+    """Quarantine the rows of `typed` that have reasons, with their raw source row from `stage`."""
+    raw = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := s.{ident(c)}" for c in columns) + "))"
+    cur.execute(
+        f"""INSERT INTO quarantine (run_id, source, mapping, row_number, source_key, raw, reasons, created_at)
+            SELECT $run, $source, $mapping, t.__row, t.source_key, {raw}, t.reasons, $now
+            FROM {typed} t JOIN (SELECT rowid + 1 AS __row, * FROM {stage}) s ON s.__row = t.__row
+            WHERE len(t.reasons) > 0 ORDER BY t.__row""",
+        {"run": run_id, "source": source, "mapping": mapping, "now": now},
+    )
+
+
+def insert_rejects(cur: duckdb.DuckDBPyConnection, rejects_table: str, *, run_id: str, source: str, mapping: str,
+                   now: datetime) -> None:
+    """Quarantine the lines the CSV reader rejected (too many/few columns, bad quoting, bad UTF-8)."""
+    cur.execute(
+        f"""INSERT INTO quarantine (run_id, source, mapping, row_number, source_key, raw, reasons, created_at)
+            SELECT $run, $source, $mapping, NULL, NULL, json_object('{READER_LINE}', any_value(csv_line)),
+                   list('line ' || line::VARCHAR || ': ' || error_message ORDER BY column_idx), $now
+            FROM {rejects_table} GROUP BY line ORDER BY line""",
+        {"run": run_id, "source": source, "mapping": mapping, "now": now},
+    )
+
+
+# -- the operator's commands ------------------------------------------------
+_LIST_COLS = "id, run_id, source, mapping, row_number, source_key, reasons, status, created_at"
+
+
+def list_rows(store, *, run_id: str | None = None, status: str | None = "open", limit: int = 100,
+              offset: int = 0) -> dict:
+    where, params = ["TRUE"], {}
+    if run_id:
+        where.append("run_id = $run")
+        params["run"] = run_id
+    if status and status != "all":
+        if status not in ("open", "replayed", "discarded"):
+            raise ValidationError("status must be open, replayed, discarded or all")
+        where.append("status = $status")
+        params["status"] = status
+    cond = " AND ".join(where)
+    total = store.query_one(f"SELECT count(*) FROM quarantine WHERE {cond}", params)[0]
+    rows = store.query_dicts(
+        f"SELECT {_LIST_COLS}, raw::VARCHAR AS raw FROM quarantine WHERE {cond} ORDER BY id LIMIT $lim OFFSET $off",
+        {**params, "lim": int(limit), "off": int(offset)},
+    )
+    return {"total": total, "rows": rows}
+
+
+def show(store, qid: int) -> dict:
+    rows = store.query_dicts(f"SELECT {_LIST_COLS}, raw::VARCHAR AS raw, resolved_at, resolved_by, resolved_run_id "
+                             "FROM quarantine WHERE id = $id", {"id": int(qid)})
+    if not rows:
+        raise NotFound(f"no quarantined row {qid}; see `salesboard quarantine list`")
+    return rows[0]
+
+
+def _select(ids: list[int] | None, run_id: str | None, every: bool) -> tuple[str, dict]:
+    if ids:
+        return "status = 'open' AND list_contains($ids, id)", {"ids": [int(i) for i in ids]}
+    if run_id:
+        return "status = 'open' AND run_id = $run", {"run": run_id}
+    if every:
+        return "status = 'open'", {}
+    raise ValidationError("say which rows: give ids, --run RUN_ID or --all")
+
+
+def discard(store, actor, *, ids: list[int] | None = None, run_id: str | None = None, every: bool = False) -> dict:
+    cond, params = _select(ids, run_id, every)
+    with store.write() as cur:
+        n = cur.execute(
+            f"UPDATE quarantine SET status = 'discarded', resolved_at = $now, resolved_by = $who WHERE {cond}",
+            {**params, "now": _now(), "who": actor.username}).fetchone()[0]
+        audit.record(cur, "quarantine.discard", actor=actor.username, target=run_id or "rows",
+                     detail={"rows": n, "ids": ids, "run_id": run_id})
+    return {"discarded": n}
+
+
+def open_groups(store, *, ids: list[int] | None, run_id: str | None, every: bool) -> list[dict]:
+    """Open rows to replay, grouped by (source, mapping); reader-rejected lines are counted apart."""
+    cond, params = _select(ids, run_id, every)
+    return store.query_dicts(
+        f"""SELECT source, mapping, list(id ORDER BY id) FILTER (WHERE json_extract(raw, '$.{READER_LINE}') IS NULL) AS ids,
+                   count(*) FILTER (WHERE json_extract(raw, '$.{READER_LINE}') IS NOT NULL) AS unparsable
+            FROM quarantine WHERE {cond} GROUP BY ALL ORDER BY source, mapping""", params)
+
+
+def stage_rows(cur: duckdb.DuckDBPyConnection, ids: list[int], table: str) -> list[str]:
+    """Rebuild a staging table (columns as in the source, values as text) from quarantined raw rows."""
+    keys = [r[0] for r in cur.execute(
+        "SELECT DISTINCT unnest(json_keys(raw)) AS k FROM quarantine WHERE list_contains($ids, id) ORDER BY k",
+        {"ids": ids}).fetchall()]
+    params = {"ids": ids, **{f"k{i}": "$." + _json_path_key(k) for i, k in enumerate(keys)}}
+    cols = ", ".join(f"json_extract_string(raw, $k{i}) AS {ident(k)}" for i, k in enumerate(keys))
+    cur.execute(f"CREATE TEMP TABLE {table} AS SELECT {cols} FROM quarantine "
+                "WHERE list_contains($ids, id) ORDER BY id", params)
+    return keys
+
+
+def _json_path_key(key: str) -> str:
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def mark_replayed(cur: duckdb.DuckDBPyConnection, ids: list[int], *, run_id: str, actor: str) -> None:
+    cur.execute("UPDATE quarantine SET status = 'replayed', resolved_at = $now, resolved_by = $who, "
+                "resolved_run_id = $run WHERE list_contains($ids, id)",
+                {"now": _now(), "who": actor, "run": run_id, "ids": ids})

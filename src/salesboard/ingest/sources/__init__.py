@@ -1,0 +1,1 @@
+"""Sources: each one stages its rows as a DuckDB table for the pipeline."""
