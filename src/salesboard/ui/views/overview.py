@@ -52,7 +52,7 @@ def render(principal: Principal, store: Store) -> None:
     st.subheader(f"Revenue by {grain} vs previous period")
     trend = data["trend"].rename(columns={"revenue": "This period", "previous_revenue": "Previous period"})
     st.line_chart(trend, x="period", y=["This period", "Previous period"], y_label=currency,
-                  color=["#94a3b8", "#2563eb"])  # series are ordered by name: Previous, This
+                  color=["#2563eb", "#94a3b8"])  # in the order of y: this period strong, previous muted
 
     left, right = st.columns(2)
     with left:
