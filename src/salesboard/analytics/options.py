@@ -13,7 +13,7 @@ def scope_key(principal: Principal) -> tuple:
 
 def filter_options(store: Store, principal: Principal) -> dict:
     """Values the principal may filter on: only those present in the sales they can see."""
-    key = ("options", store.data_version(), scope_key(principal))
+    key = ("options", store.cache_token(), scope_key(principal))
     return CACHE.get_or_compute(key, lambda: _load(store, principal))
 
 
@@ -57,7 +57,7 @@ def _load(store: Store, principal: Principal) -> dict:
 
 def name_maps(store: Store) -> tuple[dict, dict, dict]:
     """product id -> name, product id -> category, user id -> display name (all, for labels)."""
-    key = ("names", store.data_version())
+    key = ("names", store.cache_token())
 
     def load():
         cur = store.cursor()

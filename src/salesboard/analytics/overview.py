@@ -39,7 +39,7 @@ class Kpi:
 
 
 def overview(store: Store, principal: Principal, f: Filters) -> dict:
-    key = ("overview", store.data_version(), scope_key(principal), f.key())
+    key = ("overview", store.cache_token(), scope_key(principal), f.key())
     return CACHE.get_or_compute(key, lambda: compute_overview(store, principal, f))
 
 

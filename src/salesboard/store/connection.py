@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -40,6 +41,7 @@ class Store:
         self.settings = settings
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self.generation = uuid.uuid4().hex  # changes when the file is swapped (restore)
 
     # -- reading ---------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -82,6 +84,10 @@ class Store:
     def write_lock(self) -> threading.RLock:
         """Held by `write()`; a restore or backup takes it to pause writers."""
         return self._write_lock
+
+    def cache_token(self) -> tuple[str, int]:
+        """Identifies the data a cached result was computed from: file generation and data version."""
+        return self.generation, self.data_version()
 
     def data_version(self) -> int:
         return self.query_one("SELECT version FROM data_version WHERE id = 1")[0]
@@ -138,6 +144,7 @@ class Store:
             finally:
                 self._con = duckdb.connect(str(self.path))
                 self._local = threading.local()
+                self.generation = uuid.uuid4().hex
 
 
 def available_migrations() -> list[tuple[str, str]]:
