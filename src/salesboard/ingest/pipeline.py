@@ -83,23 +83,28 @@ def process(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, 
     resolved = mappings.resolve_columns(m, staged.columns)
     p = Params()
     progress("validating")
-    cur.execute(f"CREATE TEMP TABLE {TYPED} AS {typed_sql(m, resolved, staged.columns, opts, p)}", p.values)
-    created = products.create_missing(cur, TYPED) if m.unknown_products == "create" else 0
+    timings = progress.timings
+    with timings("validate"):
+        cur.execute(f"CREATE TEMP TABLE {TYPED} AS {typed_sql(m, resolved, staged.columns, opts, p)}", p.values)
+    with timings("products"):
+        created = products.create_missing(cur, TYPED) if m.unknown_products == "create" else 0
     now = _now()
     mapping_ref = m.origin.removeprefix("built-in:")
-    quarantine.insert_invalid(cur, TYPED, STAGE, staged.columns, run_id=run_id, source=source,
-                              mapping=mapping_ref, now=now)
-    if staged.rejects_table:
-        quarantine.insert_rejects(cur, staged.rejects_table, run_id=run_id, source=source, mapping=mapping_ref,
-                                  now=now)
-    bad, dups = cur.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE list_has_any(list_transform(reasons, r -> "
-        f"r LIKE 'source_key: % appears again in row %'), [true])) FROM {TYPED} WHERE len(reasons) > 0"
-    ).fetchone()
+    with timings("quarantine"):
+        quarantine.insert_invalid(cur, TYPED, STAGE, staged.columns, run_id=run_id, source=source,
+                                  mapping=mapping_ref, now=now)
+        if staged.rejects_table:
+            quarantine.insert_rejects(cur, staged.rejects_table, run_id=run_id, source=source,
+                                      mapping=mapping_ref, now=now)
+        bad, dups = cur.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE list_has_any(list_transform(reasons, r -> "
+            f"r LIKE 'source_key: % appears again in row %'), [true])) FROM {TYPED} WHERE len(reasons) > 0"
+        ).fetchone()
     progress("loading")
-    counts = load.merge(cur, TYPED, source=source, load_id=run_id, now=now)
-    if counts["inserted"] or counts["updated"]:
-        Store.bump_data_version(cur)
+    with timings("load"):
+        counts = load.merge(cur, TYPED, source=source, load_id=run_id, now=now, timings=timings)
+        if counts["inserted"] or counts["updated"]:
+            Store.bump_data_version(cur)
     return {**counts, "rows_read": staged.rows + staged.rejects, "quarantined": bad + staged.rejects,
             "duplicates": dups, "rejected_lines": staged.rejects, "products_created": created}
 
@@ -125,8 +130,17 @@ class _Progress:
     def __init__(self, report, total: int | None):
         self.report, self.total, self.started = report, total, time.monotonic()
         self.stage = "reading"
-        self.cur = None
         self._stop = threading.Event()
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def timings(self, step: str):
+        """Seconds per step, kept in the run's ledger detail (where an import spends its time)."""
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(self.seconds.get(step, 0.0) + time.monotonic() - t0, 3)
 
     def __call__(self, stage: str) -> None:
         self.stage = stage
@@ -198,11 +212,13 @@ def run_file(store: Store, actor, path: str, *, mapping: str | None = None, sour
             with store.write() as cur:
                 cur.execute("SET TimeZone = 'UTC'")
                 with track.polling(cur):
-                    staged = files.stage(cur, info, STAGE, run_id.replace("-", "_"))
+                    with track.timings("read"):
+                        staged = files.stage(cur, info, STAGE, run_id.replace("-", "_"))
                     m = mappings.load(mapping) if mapping else mappings.detect(staged.columns)
                     run_source = source or m.source or "file"
                     detail["mapping"] = m.origin.removeprefix("built-in:")
                     counts = process(cur, m, staged, source=run_source, run_id=run_id, opts=opts, progress=track)
+                detail["timings"] = track.seconds
                 summary = _summary(run_id, run_source, counts, detail, t0)
                 if dry_run:
                     raise _DryRun(summary)
@@ -254,5 +270,5 @@ def _summary(run_id: str, source: str, counts: dict, detail: dict, t0: float) ->
         "rows_read": counts["rows_read"], "loaded": loaded, "inserted": counts["inserted"],
         "updated": counts["updated"], "unchanged": counts["unchanged"], "quarantined": counts["quarantined"],
         **_extra(counts), "dry_run": bool(detail.get("dry_run")), "duration_s": round(time.monotonic() - t0, 3),
-        "exit_code": EXIT_PARTIAL if counts["quarantined"] else EXIT_OK,
+        "exit_code": EXIT_PARTIAL if counts["quarantined"] else EXIT_OK, "timings": detail.get("timings", {}),
     }
