@@ -28,6 +28,7 @@ from .config import load_settings  # noqa: E402
 from .errors import SalesboardError  # noqa: E402
 from .logs import configure as configure_logging  # noqa: E402
 from .ops import metrics  # noqa: E402
+from .ops import scheduler  # noqa: E402
 from .remote import client, operations  # noqa: E402
 from .store import current_store, open_store, set_current_store  # noqa: E402
 
@@ -37,6 +38,7 @@ UI_SCRIPT = Path(__file__).parent / "ui" / "app.py"
 # (start, stop) callables run by the lifespan after the store opens; later features add theirs
 # (the scheduler, stream consumers). start(store) may return state that stop(state) receives.
 LIFESPAN_HOOKS: list[tuple] = []
+LIFESPAN_HOOKS.append(scheduler.LIFESPAN_HOOK)
 
 _admin_token: str | None = None
 

@@ -1,16 +1,17 @@
 """The Overview page's figures: KPIs against the previous period, trend, breakdowns, top lists.
 
-Four queries per page: additive measures come from the `sales_daily`
-rollup (one scan with GROUPING SETS for totals and trend, one for all
-breakdowns); distinct counts (orders, customers) and top customers come
-from `sales`, whose rows are stored in time order so DuckDB skips row
-groups outside the window. Results are cached per data version.
+One statement per page, on the `sales_daily` order-line rollup (integer
+order/customer keys, rows in day order): the rows of both periods that pass
+the filters are read once into a materialized CTE, and every figure is
+aggregated from it; a second scan, limited to the top customers' keys, adds
+their names and order counts. All sums and distinct counts are exact.
+Results are cached per data version (`overview`); bench/overview.py
+measures the uncached path against bare DuckDB and pandas.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -21,8 +22,6 @@ from ..store import Store
 from .cache import CACHE
 from .filters import Filters, dimension_sql
 from .options import name_maps, scope_key
-
-COMPLETED = "status = 'completed'"
 
 
 @dataclass
@@ -43,137 +42,133 @@ def overview(store: Store, principal: Principal, f: Filters) -> dict:
     return CACHE.get_or_compute(key, lambda: compute_overview(store, principal, f))
 
 
+_SQL = """
+WITH w AS MATERIALIZED (
+    SELECT day >= $start AS cur,
+           date_trunc($grain, CASE WHEN day >= $start THEN day ELSE day + $shift::INTEGER END) AS bucket,
+           order_key, customer_key, product_id, region, channel, rep_id, units, revenue, cost, cost_revenue
+    FROM sales_daily
+    WHERE day BETWEEN $prev_start AND $end AND status = 'completed' AND {dims}
+), top AS (
+    -- the ten best customers by revenue, plus any tied with the tenth (ties are broken by id below)
+    SELECT customer_key FROM w WHERE cur AND customer_key IS NOT NULL
+    GROUP BY customer_key QUALIFY rank() OVER (ORDER BY sum(revenue) DESC) <= 10
+)
+SELECT 'total' AS part, cur, sum(revenue) AS revenue, sum(units)::BIGINT AS units,
+       sum(cost_revenue) - sum(cost) AS profit, sum(cost_revenue) AS cost_revenue,
+       count(DISTINCT order_key) AS orders, count(DISTINCT customer_key) AS customers
+FROM w GROUP BY cur
+UNION ALL BY NAME
+SELECT 'trend' AS part, cur, bucket, sum(revenue) AS revenue FROM w GROUP BY cur, bucket
+UNION ALL BY NAME
+SELECT 'breakdown' AS part, product_id, region, channel, rep_id,
+       GROUPING(product_id, region, channel, rep_id) AS g, sum(revenue) AS revenue, sum(units)::BIGINT AS units
+FROM w WHERE cur GROUP BY GROUPING SETS ((product_id), (region), (channel), (rep_id))
+UNION ALL BY NAME
+SELECT 'customer' AS part, customer_id, coalesce(any_value(customer_name), customer_id) AS customer,
+       sum(revenue) AS revenue, count(DISTINCT order_key) AS orders
+FROM sales_daily
+WHERE day BETWEEN $start AND $end AND status = 'completed' AND {dims}
+  AND customer_key IN (SELECT customer_key FROM top)
+GROUP BY customer_id
+"""
+
+# GROUPING bitmask over (product_id, region, channel, rep_id): 0b0111 = grouped by product only, etc.
+_BREAKDOWN_BITS = {0b0111: "product", 0b1011: "region", 0b1101: "channel", 0b1110: "rep"}
+
+
 def compute_overview(store: Store, principal: Principal, f: Filters) -> dict:
-    cur = store.cursor()
     prev = f.previous()
     dims, dim_params = dimension_sql(f, principal)
     names, categories, reps = name_maps(store)
+    # Named parameters: the dimension predicate's positional `?` become $d0, $d1, ...
+    parts = dims.split("?")
+    dims = parts[0] + "".join(f"$d{i}{part}" for i, part in enumerate(parts[1:]))
+    params = {"start": f.start, "end": f.end, "prev_start": prev.start, "grain": f.grain, "shift": f.days,
+              **{f"d{i}": v for i, v in enumerate(dim_params)}}
+    with timed("overview"):
+        cur = store.cursor().execute(_SQL.format(dims=dims), params)
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
 
-    # 1. Totals per period and the trend, one rollup scan. Previous-period days are shifted
-    #    forward by the period length so both series share the current period's buckets.
-    with timed("overview_rollup"):
-        rows = cur.execute(
-            f"""
-            WITH d AS (
-                SELECT CASE WHEN day >= ? THEN 'cur' ELSE 'prev' END AS period,
-                       date_trunc(?, CASE WHEN day >= ? THEN day ELSE day + ?::INTEGER END) AS bucket,
-                       revenue, units, lines, cost, cost_revenue
-                FROM sales_daily
-                WHERE day BETWEEN ? AND ? AND {COMPLETED} AND {dims}
-            )
-            SELECT period, bucket, sum(revenue), sum(units), sum(lines), sum(cost_revenue) - sum(cost),
-                   sum(cost_revenue), GROUPING(bucket)
-            FROM d GROUP BY GROUPING SETS ((period), (period, bucket))
-            """,
-            [f.start, f.grain, f.start, f.days, prev.start, f.end, *dim_params],
-        ).fetchall()
-    totals = {"cur": (Decimal(0), 0, 0, None, None), "prev": (Decimal(0), 0, 0, None, None)}
+    totals = {p: {"revenue": Decimal(0), "units": 0, "profit": None, "cost_revenue": None, "orders": 0,
+                  "customers": 0} for p in ("cur", "prev")}
     trend: dict = {}
-    for period, bucket, revenue, units, lines, profit, cost_rev, is_total in rows:
-        if is_total:
-            totals[period] = (revenue or Decimal(0), units or 0, lines or 0, profit, cost_rev)
+    breakdowns: dict = {kind: [] for kind in _BREAKDOWN_BITS.values()}
+    customers = []
+    for r in rows:
+        part = r["part"]
+        if part == "total":
+            totals["cur" if r["cur"] else "prev"] = r
+        elif part == "trend":
+            trend.setdefault(r["bucket"], {True: None, False: None})[r["cur"]] = r["revenue"]
+        elif part == "breakdown":
+            breakdowns[_BREAKDOWN_BITS[r["g"]]].append(r)
         else:
-            trend.setdefault(bucket, {"cur": None, "prev": None})[period] = revenue
-
-    # 2. Distinct orders and customers per period (not additive: read from sales, time-ordered).
-    with timed("overview_distinct"):
-        counts = dict.fromkeys(("cur", "prev"), (0, 0))
-        for period, orders, customers in cur.execute(
-            f"""
-            SELECT CASE WHEN sold_at >= ? THEN 'cur' ELSE 'prev' END AS period,
-                   count(DISTINCT order_id), count(DISTINCT customer_id)
-            FROM sales
-            WHERE sold_at >= ? AND sold_at < ? AND {COMPLETED} AND {dims}
-            GROUP BY period
-            """,
-            [f.start, prev.start, f.end + timedelta(days=1), *dim_params],
-        ).fetchall():
-            counts[period] = (orders, customers)
-
-    # 3. Every breakdown of the current period in one rollup scan.
-    with timed("overview_breakdowns"):
-        breakdown = cur.execute(
-            f"""
-            SELECT product_id, region, channel, rep_id, GROUPING(product_id, region, channel, rep_id) AS g,
-                   sum(revenue) AS revenue, sum(units) AS units, sum(lines) AS lines
-            FROM sales_daily
-            WHERE day BETWEEN ? AND ? AND {COMPLETED} AND {dims}
-            GROUP BY GROUPING SETS ((product_id), (region), (channel), (rep_id))
-            """,
-            [f.start, f.end, *dim_params],
-        ).df()
-
-    # 4. Top customers of the current period.
-    with timed("overview_top_customers"):
-        top_customers = cur.execute(
-            f"""
-            SELECT coalesce(any_value(customer_name), customer_id) AS customer, customer_id,
-                   sum(net_amount_base)::DOUBLE AS revenue, count(DISTINCT order_id) AS orders
-            FROM sales
-            WHERE sold_at >= ? AND sold_at < ? AND {COMPLETED} AND {dims} AND customer_id IS NOT NULL
-            GROUP BY customer_id ORDER BY revenue DESC, customer_id LIMIT 10
-            """,
-            [f.start, f.end + timedelta(days=1), *dim_params],
-        ).df()
+            customers.append(r)
 
     def kpis_for(p: str) -> dict:
-        revenue, units, _lines, profit, _ = totals[p]
-        orders, customers = counts[p]
+        t = totals[p]
         return {
-            "revenue": revenue,
-            "orders": orders,
-            "units": units,
-            "aov": (revenue / orders) if orders else None,
-            "gross_profit": profit,
-            "customers": customers,
+            "revenue": t["revenue"],
+            "orders": t["orders"],
+            "units": t["units"],
+            "aov": (t["revenue"] / t["orders"]) if t["orders"] else None,
+            "gross_profit": t["profit"],
+            "customers": t["customers"],
         }
 
     cur_k, prev_k = kpis_for("cur"), kpis_for("prev")
     kpis = {name: Kpi(cur_k[name], prev_k[name]) for name in cur_k}
-    cost_rev = totals["cur"][4]
-    kpis_meta = {"cost_coverage": float(cost_rev / totals["cur"][0]) if cost_rev and totals["cur"][0] else 0.0}
+    revenue, cost_rev = totals["cur"]["revenue"], totals["cur"]["cost_revenue"]
+    kpis_meta = {"cost_coverage": float(cost_rev / revenue) if cost_rev and revenue else 0.0}
 
     trend_df = pd.DataFrame(
-        [(b, float(v["cur"] or 0), float(v["prev"] or 0)) for b, v in sorted(trend.items())],
+        [(b, float(v[True] or 0), float(v[False] or 0)) for b, v in sorted(trend.items())],
         columns=["period", "revenue", "previous_revenue"],
+    )
+    customers.sort(key=lambda r: (-r["revenue"], r["customer_id"]))
+    top_customers = pd.DataFrame(
+        [(r["customer"], r["customer_id"], float(r["revenue"]), r["orders"]) for r in customers[:10]],
+        columns=["customer", "customer_id", "revenue", "orders"],
     )
     return {
         "kpis": kpis,
         "meta": kpis_meta,
         "trend": trend_df,
-        **_split_breakdowns(breakdown, names, categories, reps),
+        **_breakdown_frames(breakdowns, names, categories, reps),
         "top_customers": top_customers,
         "filters": f,
     }
 
 
-def _split_breakdowns(df: pd.DataFrame, names: dict, categories: dict, reps: dict) -> dict:
-    df = df.assign(revenue=df["revenue"].astype(float))
-    # GROUPING bitmask over (product_id, region, channel, rep_id): 0b0111 = grouped by product only, etc.
-    by = {
-        "product": df[df.g == 0b0111],
-        "region": df[df.g == 0b1011],
-        "channel": df[df.g == 0b1101],
-        "rep": df[df.g == 0b1110],
-    }
-    prod = by["product"].assign(
-        product=lambda d: d.product_id.map(names).fillna("(unknown product)"),
-        category=lambda d: d.product_id.map(categories).fillna("Uncategorized"),
-    )[["product", "category", "revenue", "units"]].sort_values(["revenue", "product"], ascending=[False, True])
-    cat = (prod.groupby("category", as_index=False)[["revenue", "units"]].sum()
-           .sort_values(["revenue", "category"], ascending=[False, True]))
+def _ranked(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
+    """Rows (label..., revenue, units) by revenue descending, then label; revenue as float."""
+    rows = sorted(rows, key=lambda r: (-r[-2], r[0]))
+    return pd.DataFrame([(*r[:-2], float(r[-2]), r[-1]) for r in rows], columns=columns)
 
-    def simple(frame: pd.DataFrame, col: str, label: str, mapper=None) -> pd.DataFrame:
-        values = frame[col].map(mapper) if mapper else frame[col]
-        out = pd.DataFrame({label: values.fillna("(none)").astype(str), "revenue": frame.revenue,
-                            "units": frame.units})
-        return out.sort_values(["revenue", label], ascending=[False, True]).reset_index(drop=True)
+
+def _breakdown_frames(by: dict, names: dict, categories: dict, reps: dict) -> dict:
+    products = [(names.get(r["product_id"], "(unknown product)"), categories.get(r["product_id"], "Uncategorized"),
+                 r["revenue"], r["units"]) for r in by["product"]]
+    per_category: dict = {}
+    for _name, category, revenue, units in products:
+        acc = per_category.setdefault(category, [Decimal(0), 0])
+        acc[0] += revenue
+        acc[1] += units
+    by_product = _ranked(products, ["product", "category", "revenue", "units"])
+
+    def simple(kind: str, col: str, label_of=lambda v: v) -> pd.DataFrame:
+        labels = [None if r[col] is None else label_of(r[col]) for r in by[kind]]
+        rows = [("(none)" if label is None else str(label), r["revenue"], r["units"]) for label, r in zip(labels, by[kind])]
+        return _ranked(rows, [kind, "revenue", "units"])
 
     return {
-        "by_product": prod.reset_index(drop=True),
-        "by_category": cat.reset_index(drop=True),
-        "by_region": simple(by["region"], "region", "region"),
-        "by_channel": simple(by["channel"], "channel", "channel"),
-        "by_rep": simple(by["rep"], "rep_id", "rep", reps),
-        "top_products": prod.head(10).reset_index(drop=True),
+        "by_product": by_product,
+        "by_category": _ranked([(c, rev, units) for c, (rev, units) in per_category.items()],
+                               ["category", "revenue", "units"]),
+        "by_region": simple("region", "region"),
+        "by_channel": simple("channel", "channel"),
+        "by_rep": simple("rep", "rep_id", lambda v: reps.get(v)),
+        "top_products": by_product.head(10).reset_index(drop=True),
     }

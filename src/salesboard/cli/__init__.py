@@ -12,9 +12,11 @@ import click
 from ..errors import SalesboardError
 from .common import SalesboardGroup
 from . import core, users
+from . import imports
+from . import backups
 
 # Each feature adds its command module here.
-_COMMAND_MODULES = [core, users]
+_COMMAND_MODULES = [core, users, backups, imports]
 
 
 @click.group(cls=SalesboardGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -25,11 +25,11 @@ from ..auth import audit
 from ..errors import SalesboardError
 from ..store.connection import Store
 from . import load, mapping as mappings, quarantine
-from .enrichment import enrich_select, products
+from .enrichment import enrich_select, products, regions
 from .mapping import Mapping
 from .sources import files
 from .transform import Params, typed_select
-from .validation import reasons_sql, with_duplicates
+from .validation import mark_duplicates, reasons_sql
 
 # CLI exit codes of an import (docs/imports.md).
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 5, 6
@@ -67,14 +67,19 @@ def options(store: Store) -> Options:
     return Options(s.base_currency.upper(), s.import_future_days, s.fx_max_age_days)
 
 
-def typed_sql(m: Mapping, resolved: dict[str, str], columns: list[str], opts: Options, p: Params,
+def typed_sql(cur, m: Mapping, resolved: dict[str, str], columns: list[str], opts: Options, p: Params,
               stage: str = STAGE) -> str:
-    """The full per-row SQL: typed fields, enrichment, reasons (duplicates included)."""
-    enriched = enrich_select(typed_select(m, resolved, columns, opts.base_currency, p, stage), p,
-                             base_currency=opts.base_currency, fx_max_age_days=opts.fx_max_age_days)
+    """The per-row SQL: final sales columns, the product fields, and every reason (duplicates aside)."""
+    have_rates = cur.execute("SELECT count(*) > 0 FROM fx_rates WHERE base = $b",
+                             {"b": opts.base_currency}).fetchone()[0]
+    enriched = enrich_select(typed_select(m, resolved, columns, opts.base_currency, p, stage), m, p,
+                             base_currency=opts.base_currency, fx_max_age_days=opts.fx_max_age_days,
+                             have_rates=have_rates)
     reasons = reasons_sql(m, p, base_currency=opts.base_currency, future_days=opts.future_days,
                           fx_max_age_days=opts.fx_max_age_days)
-    return with_duplicates(f"SELECT *, {reasons} AS reasons FROM ({enriched})")
+    final = ", ".join(f"{expr} AS {name}" for name, expr in load.FINAL.items())
+    return (f"SELECT __row, source_key, {final}, state, sku, product_name, category, {reasons} AS reasons "
+            f"FROM ({enriched})")
 
 
 def process(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, opts: Options,
@@ -85,21 +90,23 @@ def process(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, 
     progress("validating")
     timings = progress.timings
     with timings("validate"):
-        cur.execute(f"CREATE TEMP TABLE {TYPED} AS {typed_sql(m, resolved, staged.columns, opts, p)}", p.values)
+        cur.execute(f"CREATE TEMP TABLE {TYPED} AS {typed_sql(cur, m, resolved, staged.columns, opts, p)}",
+                    p.values)
+        dups = mark_duplicates(cur, TYPED)
     with timings("products"):
         created = products.create_missing(cur, TYPED) if m.unknown_products == "create" else 0
+        if m.defines("country"):
+            regions.fill(cur, TYPED)
     now = _now()
     mapping_ref = m.origin.removeprefix("built-in:")
     with timings("quarantine"):
-        quarantine.insert_invalid(cur, TYPED, STAGE, staged.columns, run_id=run_id, source=source,
-                                  mapping=mapping_ref, now=now)
-        if staged.rejects_table:
+        bad = cur.execute(f"SELECT count(*) FROM {TYPED} WHERE len(reasons) > 0").fetchone()[0]
+        if bad:
+            quarantine.insert_invalid(cur, TYPED, STAGE, staged.columns, run_id=run_id, source=source,
+                                      mapping=mapping_ref, now=now)
+        if staged.rejects:
             quarantine.insert_rejects(cur, staged.rejects_table, run_id=run_id, source=source,
                                       mapping=mapping_ref, now=now)
-        bad, dups = cur.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE list_has_any(list_transform(reasons, r -> "
-            f"r LIKE 'source_key: % appears again in row %'), [true])) FROM {TYPED} WHERE len(reasons) > 0"
-        ).fetchone()
     progress("loading")
     with timings("load"):
         counts = load.merge(cur, TYPED, source=source, load_id=run_id, now=now, timings=timings)
@@ -272,3 +279,45 @@ def _summary(run_id: str, source: str, counts: dict, detail: dict, t0: float) ->
         **_extra(counts), "dry_run": bool(detail.get("dry_run")), "duration_s": round(time.monotonic() - t0, 3),
         "exit_code": EXIT_PARTIAL if counts["quarantined"] else EXIT_OK, "timings": detail.get("timings", {}),
     }
+
+
+def replay(store: Store, actor, *, ids: list[int] | None = None, run_id: str | None = None, every: bool = False,
+           mapping: str | None = None, progress=None) -> dict:
+    """Re-run open quarantined rows through the current mapping and rules: one run per (source, mapping)."""
+    report = progress or (lambda _: None)
+    opts = options(store)
+    runs, unparsable = [], 0
+    for group in quarantine.open_groups(store, ids=ids, run_id=run_id, every=every):
+        unparsable += group["unparsable"]
+        if not group["ids"]:
+            continue
+        new_run, started, t0 = new_run_id("replay"), _now(), time.monotonic()
+        track = _Progress(report, len(group["ids"]))
+        detail = {"replay_of": run_id, "rows": len(group["ids"]), "mapping": mapping or group["mapping"]}
+        try:
+            with store.write() as cur:
+                cur.execute("SET TimeZone = 'UTC'")
+                columns = quarantine.stage_rows(cur, group["ids"], STAGE)
+                m = mappings.load(mapping or group["mapping"])
+                staged = files.Staged(info=None, rows=len(group["ids"]), columns=columns)
+                counts = process(cur, m, staged, source=group["source"], run_id=new_run, opts=opts, progress=track)
+                quarantine.mark_replayed(cur, group["ids"], run_id=new_run, actor=actor.username)
+                detail["timings"] = track.seconds
+                summary = _summary(new_run, group["source"], counts, detail, t0)
+                _ledger(cur, new_run, source=group["source"], kind="replay", started=started,
+                        status=summary["status"], counts=counts, error=None, detail={**detail, **_extra(counts)})
+                audit.record(cur, "quarantine.replay", actor=actor.username, target=group["source"],
+                             detail={"run_id": new_run, **counts, "status": summary["status"]})
+        except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised as one line
+            _record_failure(store, actor, new_run, group["source"], "replay", started, detail, exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise ImportFailed(f"replay failed, nothing was changed (run {new_run}): {_message(exc)}") from None
+        track.done(summary["rows_read"])
+        runs.append(summary)
+    if not runs and not unparsable:
+        raise SalesboardError("no open quarantined rows match; see `salesboard quarantine list`")
+    worst = max((r["exit_code"] for r in runs), default=EXIT_PARTIAL)
+    return {"runs": runs, "unparsable": unparsable, "exit_code": EXIT_PARTIAL if unparsable else worst,
+            "replayed": sum(r["rows_read"] for r in runs),
+            "loaded": sum(r["loaded"] for r in runs), "quarantined": sum(r["quarantined"] for r in runs)}

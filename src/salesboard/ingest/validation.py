@@ -6,6 +6,8 @@ with all of its reasons (not only the first), so one fix settles it.
 
 from __future__ import annotations
 
+import duckdb
+
 from .mapping import STATUSES, Mapping
 from .transform import RAW, Params
 
@@ -25,63 +27,81 @@ def _q(col: str) -> str:
     return f"'\"' || {RAW}{col} || '\"'"
 
 
-def _number_rule(name: str) -> str:
-    return (f"CASE WHEN {name} IS NULL AND {RAW}{name} IS NOT NULL "
-            f"THEN '{name}: ' || {_q(name)} || ' is not a number' END")
+def _not_a_number(name: str) -> tuple[str, str]:
+    return (f"{name} IS NULL AND {RAW}{name} IS NOT NULL", f"'{name}: ' || {_q(name)} || ' is not a number'")
 
 
-def reasons_sql(m: Mapping, p: Params, *, base_currency: str, future_days: int, fx_max_age_days: int) -> str:
-    """A VARCHAR[] of reasons over the enriched row (columns of transform + enrichment)."""
+def _currency_list() -> str:
+    # Inlined constants (checked to be 3 capital letters), so DuckDB can build one hash set for them.
+    assert all(len(c) == 3 and c.isalpha() and c.isupper() for c in ISO_CURRENCIES)
+    return "(" + ", ".join(f"'{c}'" for c in ISO_CURRENCIES) + ")"
+
+
+def rules(m: Mapping, p: Params, *, base_currency: str, future_days: int, fx_max_age_days: int) -> list[tuple[str, str]]:
+    """(condition, message) pairs over the enriched row (columns of transform + enrichment)."""
     fmt = (" in format " + " or ".join(m.date_format)) if m.date_format else " (expected ISO 8601, e.g. 2024-03-31)"
-    rules = [
-        "CASE WHEN source_key IS NULL THEN 'source_key: missing' END",
-        f"CASE WHEN sold_at IS NULL THEN CASE WHEN {RAW}sold_at IS NULL THEN 'sold_at: missing' "
-        f"ELSE 'sold_at: ' || {_q('sold_at')} || ' is not a date' || {p(fmt)} END END",
-        f"CASE WHEN sold_at > timezone('UTC', now()) + to_days({p(future_days)}::INTEGER) "
-        f"THEN 'sold_at: ' || strftime(sold_at, '%Y-%m-%d %H:%M') || ' is in the future (more than ' || "
-        f"{p(future_days)}::VARCHAR || ' day(s) ahead)' END",
-        f"CASE WHEN quantity IS NULL THEN CASE WHEN {RAW}quantity IS NULL THEN 'quantity: missing' "
-        f"ELSE 'quantity: ' || {_q('quantity')} || ' is not a whole number' END "
-        "WHEN quantity = 0 THEN 'quantity: 0 is not allowed (a sale line moves at least one unit)' "
-        "WHEN abs(quantity) > 2147483647 THEN 'quantity: ' || quantity::VARCHAR || ' is too large' END",
-        _number_rule("unit_price"),
-        _number_rule("net_amount"),
-        _number_rule("cost"),
-        f"CASE WHEN {RAW}discount IS NOT NULL AND discount IS NULL "
-        f"THEN 'discount: ' || {_q('discount')} || ' is not a number' "
-        "WHEN discount < 0 OR discount > 1 THEN 'discount: ' || discount::VARCHAR || "
-        "' is outside 0..1 (a fraction: 0.15 means 15%)' END",
-        f"CASE WHEN unit_price IS NULL AND net_amount IS NULL AND {RAW}unit_price IS NULL AND {RAW}net_amount IS NULL "
-        "THEN 'unit_price: missing (map unit_price or net_amount)' "
-        "WHEN (unit_price IS NULL OR net_amount IS NULL) AND quantity IS NOT NULL AND quantity <> 0 "
-        f"AND NOT ({RAW}unit_price IS NOT NULL AND unit_price IS NULL) "
-        f"AND NOT ({RAW}net_amount IS NOT NULL AND net_amount IS NULL) "
-        "THEN 'unit_price: could not be computed from the amount (is discount 1?)' END",
-        "CASE WHEN unit_price < 0 THEN 'unit_price: ' || unit_price::VARCHAR || ' is negative' END",
-        f"CASE WHEN NOT list_contains({p(list(ISO_CURRENCIES))}, currency) "
-        "THEN 'currency: \"' || currency || '\" is not a known ISO 4217 code' END",
-        f"CASE WHEN NOT list_contains({p(list(STATUSES))}, status) THEN 'status: \"' || status || "
-        f"'\" is not one of {', '.join(STATUSES)} (map it in [status_values])' END",
-        f"CASE WHEN __fx_rate IS NULL AND sold_at IS NOT NULL AND list_contains({p(list(ISO_CURRENCIES))}, currency) "
-        f"THEN 'currency: no ' || currency || '->' || {p(base_currency)} || ' rate on or within ' || "
-        f"{p(fx_max_age_days)}::VARCHAR || ' day(s) before ' || strftime(sold_at, '%Y-%m-%d') || "
-        "'; import rates with `salesboard fx import`' END",
-        "CASE WHEN abs(net_amount * __fx_rate) >= 1e16 OR abs(cost * __fx_rate) >= 1e16 "
-        "THEN 'net_amount: too large for the sales table' END",
+    base = p(base_currency)
+    out = [
+        ("source_key IS NULL", "'source_key: missing'"),
+        (f"sold_at IS NULL AND {RAW}sold_at IS NULL", "'sold_at: missing'"),
+        (f"sold_at IS NULL AND {RAW}sold_at IS NOT NULL", f"'sold_at: ' || {_q('sold_at')} || ' is not a date' || {p(fmt)}"),
+        (f"sold_at > timezone('UTC', now()) + to_days({p(future_days)}::INTEGER)",
+         f"'sold_at: ' || strftime(sold_at, '%Y-%m-%d %H:%M') || ' is in the future (more than ' || "
+         f"{p(future_days)}::VARCHAR || ' day(s) ahead)'"),
+        (f"quantity IS NULL AND {RAW}quantity IS NULL", "'quantity: missing'"),
+        (f"quantity IS NULL AND {RAW}quantity IS NOT NULL", f"'quantity: ' || {_q('quantity')} || ' is not a whole number'"),
+        ("quantity = 0", "'quantity: 0 is not allowed (a sale line moves at least one unit)'"),
+        ("abs(quantity) > 2147483647", "'quantity: ' || quantity::VARCHAR || ' is too large'"),
+        _not_a_number("unit_price"),
+        _not_a_number("net_amount"),
+        _not_a_number("cost"),
+        (f"discount IS NULL AND {RAW}discount IS NOT NULL", f"'discount: ' || {_q('discount')} || ' is not a number'"),
+        ("discount < 0 OR discount > 1",
+         "'discount: ' || discount::VARCHAR || ' is outside 0..1 (a fraction: 0.15 means 15%)'"),
+        (f"unit_price IS NULL AND net_amount IS NULL AND {RAW}unit_price IS NULL AND {RAW}net_amount IS NULL",
+         "'unit_price: missing (map unit_price or net_amount)'"),
+        (f"(unit_price IS NULL) <> (net_amount IS NULL) AND quantity <> 0 AND {RAW}unit_price IS NULL "
+         f"AND {RAW}net_amount IS NULL", "'unit_price: could not be computed from the amount (is discount 1?)'"),
+        ("unit_price < 0", "'unit_price: ' || unit_price::VARCHAR || ' is negative'"),
+        (f"currency <> {base} AND currency NOT IN {_currency_list()}",
+         "'currency: \"' || currency || '\" is not a known ISO 4217 code'"),
+        ("status NOT IN (" + ", ".join(f"'{x}'" for x in STATUSES) + ")",
+         f"'status: \"' || status || '\" is not one of {', '.join(STATUSES)} (map it in [status_values])'"),
+        (f"__fx_rate IS NULL AND sold_at IS NOT NULL AND currency IN {_currency_list()}",
+         f"'currency: no ' || currency || '->' || {base} || ' rate on or within ' || {p(fx_max_age_days)}::VARCHAR"
+         " || ' day(s) before ' || strftime(sold_at, '%Y-%m-%d') || '; import rates with `salesboard fx import`'"),
+        ("__fx_rate <> 1 AND (abs(net_amount * __fx_rate) >= 1e16 OR abs(cost * __fx_rate) >= 1e16)",
+         "'net_amount: too large for the sales table'"),
     ]
-    for name in m.extras:
-        rules.append(_number_rule(name))
+    out += [_not_a_number(name) for name in m.extras]
     if m.unknown_products == "reject":
-        rules.append("CASE WHEN sku IS NOT NULL AND product_id IS NULL THEN 'sku: product \"' || sku || "
-                     "'\" is unknown (the mapping says unknown_products = \"reject\"; add the product or say \"create\")' END")
-    return "list_filter([" + ", ".join(rules) + "], r -> r IS NOT NULL)"
+        out.append(("sku IS NOT NULL AND product_id IS NULL",
+                    "'sku: product \"' || sku || '\" is unknown (the mapping says unknown_products = \"reject\"; "
+                    "add the product or say \"create\")'"))
+    return out
 
 
-def with_duplicates(sql: str) -> str:
-    """Within one batch the LAST valid row of a key wins; earlier ones are quarantined, naming the winner."""
-    return (
-        "SELECT * EXCLUDE (__winner) REPLACE (CASE WHEN len(reasons) = 0 AND __row < __winner THEN "
-        "list_append(reasons, 'source_key: \"' || source_key || '\" appears again in row ' || __winner::VARCHAR || "
-        "' of this file; the last row wins') ELSE reasons END AS reasons) FROM ("
-        f"SELECT *, max(__row) FILTER (WHERE len(reasons) = 0) OVER (PARTITION BY source_key) AS __winner FROM ({sql}))"
-    )
+def reasons_sql(m: Mapping, p: Params, **kw) -> str:
+    """A VARCHAR[] of every reason; the list is only built for rows that break a rule."""
+    pairs = rules(m, p, **kw)
+    anything = " OR ".join(f"coalesce({c}, false)" for c, _ in pairs)
+    items = ", ".join(f"CASE WHEN {c} THEN {msg} END" for c, msg in pairs)
+    return f"CASE WHEN {anything} THEN list_filter([{items}], r -> r IS NOT NULL) ELSE []::VARCHAR[] END"
+
+
+DUPLICATE_REASON = "appears again in row"
+
+
+def mark_duplicates(cur: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Within one batch the LAST valid row of a key wins; earlier ones get a reason naming the winner."""
+    cur.execute(f"""CREATE TEMP TABLE __dups AS SELECT source_key, max(__row) AS winner FROM {table}
+                    WHERE len(reasons) = 0 GROUP BY source_key HAVING count(*) > 1""")
+    n = 0
+    if cur.execute("SELECT count(*) FROM __dups").fetchone()[0]:
+        n = cur.execute(
+            f"""UPDATE {table} SET reasons = list_append(reasons, 'source_key: "' || {table}.source_key ||
+                    '" {DUPLICATE_REASON} ' || d.winner::VARCHAR || ' of this file; the last row wins')
+                FROM __dups d WHERE {table}.source_key = d.source_key AND len({table}.reasons) = 0
+                  AND {table}.__row < d.winner""").fetchone()[0]
+    cur.execute("DROP TABLE __dups")
+    return n

@@ -22,6 +22,9 @@ OPERATIONS: dict[str, Operation] = {}
 # Modules that define operations; each later feature adds its own line.
 _MODULES = [
     "salesboard.auth.operations",
+    "salesboard.ingest.operations",
+    "salesboard.backup.operations",
+    "salesboard.ops.jobs",
 ]
 
 

@@ -56,7 +56,9 @@ class Store:
         return self.cursor().execute(sql, params or []).fetchall()
 
     def query_one(self, sql: str, params: list | tuple | dict | None = None):
-        return self.cursor().execute(sql, params or []).fetchone()
+        # fetchall: a half-read result keeps this cursor's transaction open, which blocks CHECKPOINT
+        rows = self.cursor().execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
 
     def query_dicts(self, sql: str, params: list | tuple | dict | None = None) -> list[dict]:
         cur = self.cursor().execute(sql, params or [])
@@ -136,7 +138,10 @@ class Store:
         """Pause writers, checkpoint and close the file, run `swap()` (e.g. a restore's file
         replacement) while it is closed, then open it again. Per-thread cursors are dropped."""
         with self._write_lock:
-            self._con.execute("CHECKPOINT")
+            try:
+                self._con.execute("CHECKPOINT")
+            except duckdb.TransactionException:
+                pass  # a reader's open transaction; close() checkpoints, else the WAL travels with the file
             self._con.close()
             try:
                 if swap is not None:

@@ -1,5 +1,17 @@
-"""Region from country (and state) where a row has none, by the rules in `region_rules`."""
+"""Region from country (and state) where a row has none, by the rules in `region_rules`.
 
-JOIN = ("LEFT JOIN region_rules __rs ON __rs.country = t.country AND __rs.state = t.state "
-        "LEFT JOIN region_rules __rc ON __rc.country = t.country AND __rc.state = ''")
-REGION_EXPR = "coalesce(t.region, __rs.region, __rc.region)"
+Applied after staging as an UPDATE of the few rows without a region, rather
+than as a join over every row.
+"""
+
+import duckdb
+
+
+def fill(cur: duckdb.DuckDBPyConnection, table: str) -> None:
+    cur.execute(
+        f"""UPDATE {table} SET region = r.region FROM (
+                SELECT t.__row, coalesce(rs.region, rc.region) AS region FROM {table} t
+                LEFT JOIN region_rules rs ON rs.country = t.country AND rs.state = t.state
+                LEFT JOIN region_rules rc ON rc.country = t.country AND rc.state = ''
+                WHERE t.region IS NULL AND t.country IS NOT NULL) r
+            WHERE {table}.__row = r.__row AND r.region IS NOT NULL""")

@@ -74,20 +74,27 @@ CREATE TABLE sales (
     PRIMARY KEY (source, source_key)
 );
 
--- Pre-aggregate kept in step with `sales` by every writer (analytics.rollup).
--- Additive measures only; distinct counts are computed from `sales`.
+-- Order-line rollup kept in step with `sales` by every writer (analytics.rollup): one row per
+-- day, order, product, region, channel, rep, customer and status, inserted in day order so
+-- date windows skip whole row groups. Integer order/customer keys make the dashboard's exact
+-- distinct counts hash integers instead of strings (bench/overview.py measures why).
 CREATE TABLE sales_daily (
-    day         DATE NOT NULL,
-    product_id  INTEGER,
-    region      VARCHAR,
-    channel     VARCHAR,
-    rep_id      INTEGER,
-    status      VARCHAR NOT NULL,
-    lines       BIGINT NOT NULL,
-    units       BIGINT NOT NULL,
-    revenue     DECIMAL(38, 2) NOT NULL,
-    cost        DECIMAL(38, 2),
-    cost_revenue DECIMAL(38, 2)  -- revenue of the lines whose cost is known
+    day          DATE NOT NULL,
+    product_id   INTEGER,
+    region       VARCHAR,
+    channel      VARCHAR,
+    rep_id       INTEGER,
+    status       VARCHAR NOT NULL,
+    order_key    BIGINT NOT NULL,   -- one key per order_id across all days
+    customer_key BIGINT,            -- one key per customer_id; NULL when the customer is unknown
+    order_id     VARCHAR NOT NULL,  -- kept so a refresh finds the keys of known orders/customers
+    customer_id  VARCHAR,
+    customer_name VARCHAR,
+    lines        BIGINT NOT NULL,
+    units        BIGINT NOT NULL,
+    revenue      DECIMAL(18, 2) NOT NULL, -- one order line group: 18 digits are plenty, sums widen
+    cost         DECIMAL(18, 2),
+    cost_revenue DECIMAL(18, 2)     -- revenue of the lines whose cost is known
 );
 
 CREATE SEQUENCE IF NOT EXISTS audit_seq START 1;
