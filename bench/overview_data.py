@@ -9,6 +9,7 @@ reference. Both are cached under bench/.data/ (gitignored).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import duckdb
 from salesboard.analytics import rollup
 from salesboard.config import Settings
 from salesboard.store import Store, open_store
+from salesboard.store.connection import available_migrations
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 GENERATOR_VERSION = 1  # bump when the generated rows change: old cache files are then ignored
@@ -47,15 +49,28 @@ def paths(rows: int) -> tuple[Path, Path]:
     return DATA_DIR / f"{stem}.duckdb", DATA_DIR / f"{stem}-random.duckdb"
 
 
+def schema_fingerprint() -> str:
+    """Changes when the schema or the rollup code does: the cached product DB is then rebuilt."""
+    h = hashlib.sha256()
+    for _name, sql in available_migrations():
+        h.update(sql.encode())
+    h.update(rollup._INSERT.encode())
+    return h.hexdigest()[:16]
+
+
 def ensure(rows: int, log=print) -> tuple[Path, Path]:
     """Build (once) the time-ordered product DB and the random-order copy for `rows` lines."""
     ordered, shuffled = paths(rows)
     done = ordered.with_suffix(".done")
-    if done.exists() and shuffled.exists():
+    fingerprint = schema_fingerprint()
+    if done.exists() and done.read_text() == fingerprint and shuffled.exists():
         return ordered, shuffled
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    for p in (ordered, shuffled, done, ordered.with_suffix(".duckdb.wal"), shuffled.with_suffix(".duckdb.wal")):
+    log(f"  building {ordered.name} (schema {fingerprint})")
+    for p in (ordered, done, ordered.with_suffix(".duckdb.wal")):
         p.unlink(missing_ok=True)
+    # The random-order copy holds only sales/products/users: it survives schema and rollup changes.
+    build_random = not shuffled.exists()
     t0 = time.perf_counter()
     store = open_store(Settings(db=ordered, env="development"))
     try:
@@ -68,17 +83,19 @@ def ensure(rows: int, log=print) -> tuple[Path, Path]:
             Store.bump_data_version(cur)
             log(f"  built the sales_daily rollup in {time.perf_counter() - t1:.1f} s")
         store.cursor().execute("CHECKPOINT")
-        t2 = time.perf_counter()
-        con = store.cursor()
-        con.execute(f"ATTACH '{shuffled}' AS rnd")
-        con.execute("CREATE TABLE rnd.products AS SELECT * FROM products")
-        con.execute("CREATE TABLE rnd.users AS SELECT * FROM users")
-        con.execute("CREATE TABLE rnd.sales AS SELECT * FROM sales ORDER BY hash(source_key, 'shuffle')")
-        con.execute("DETACH rnd")
-        log(f"  wrote the random-order copy in {time.perf_counter() - t2:.1f} s")
+        if build_random:
+            t2 = time.perf_counter()
+            shuffled.with_suffix(".duckdb.wal").unlink(missing_ok=True)
+            con = store.cursor()
+            con.execute(f"ATTACH '{shuffled}' AS rnd")
+            con.execute("CREATE TABLE rnd.products AS SELECT * FROM products")
+            con.execute("CREATE TABLE rnd.users AS SELECT * FROM users")
+            con.execute("CREATE TABLE rnd.sales AS SELECT * FROM sales ORDER BY hash(source_key, 'shuffle')")
+            con.execute("DETACH rnd")
+            log(f"  wrote the random-order copy in {time.perf_counter() - t2:.1f} s")
     finally:
         store.close()
-    done.write_text(datetime.now().isoformat())
+    done.write_text(fingerprint)
     return ordered, shuffled
 
 

@@ -6,8 +6,10 @@ disagree with the sales table it summarizes.
 
 One row per (day, order, product, region, channel, rep, customer, status):
 additive measures sum exactly, and distinct orders/customers count exactly on
-integer keys. An order or customer keeps its key across refreshes (found by
-its id among the rows that stay); new ones get keys above the current maximum.
+integer keys. An order or customer keeps its key while any of its rows lies
+outside the refreshed days (found by id among the rows that stay); the others
+get fresh keys above the current maximum. Keys only need to be one-to-one with
+ids at any moment, never stable forever.
 Rows are inserted in day order so date windows skip whole row groups.
 """
 

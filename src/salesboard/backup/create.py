@@ -18,7 +18,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import secrets
-import shutil
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime
@@ -38,8 +39,10 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _snapshot_checkpoint(store: Store, cur, dest: Path) -> None:
+def _snapshot_checkpoint(store: Store, cur, dest: Path) -> float:
+    """Returns how long writers were paused."""
     with store.write_lock:
+        paused = time.perf_counter()
         cur.execute("CHECKPOINT")
         wal = store.path.with_name(store.path.name + ".wal")
         if wal.exists() and wal.stat().st_size > 0:
@@ -47,24 +50,36 @@ def _snapshot_checkpoint(store: Store, cur, dest: Path) -> None:
                               "retry, or set SALESBOARD_BACKUP_METHOD=copy-database")
         cur.execute("BEGIN TRANSACTION")
         cur.execute("SELECT version FROM data_version").fetchall()  # pins this transaction's snapshot
-        shutil.copyfile(store.path, dest)
+        _copy_in_child(store.path, dest)
+        return time.perf_counter() - paused
 
 
-def _snapshot_copy_database(store: Store, cur, dest: Path) -> str:
-    """Returns the alias to DETACH after the caller has read its stats and committed."""
+def _copy_in_child(src: Path, dest: Path) -> None:
+    """Copy the live file from a child process. DuckDB's file lock is a POSIX fcntl lock, which a
+    process loses when it closes *any* descriptor of that file: copying in-process would unlock it."""
+    code = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
+    done = subprocess.run([sys.executable, "-c", code, str(src), str(dest)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BackupError(f"copying {src} failed: {done.stderr.strip().splitlines()[-1:]}")
+
+
+def _snapshot_copy_database(store: Store, cur, dest: Path) -> tuple[str, float]:
+    """Returns the alias to DETACH after the caller has read its stats and committed, and the pause."""
     alias = "bk_" + secrets.token_hex(6)
     source = cur.execute("SELECT current_database()").fetchone()[0]
     cur.execute(f"ATTACH {_sql_str(str(dest))} AS {alias}")
     try:
         with store.write_lock:
+            paused = time.perf_counter()
             cur.execute("BEGIN TRANSACTION")
             cur.execute("SELECT version FROM data_version").fetchall()  # pins the snapshot
+            paused = time.perf_counter() - paused
         cur.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
     except BaseException:
         cur.execute("ROLLBACK")
         cur.execute(f"DETACH {alias}")
         raise
-    return alias
+    return alias, paused
 
 
 def _gzip(raw: Path, dest: Path) -> tuple[str, int]:
@@ -118,11 +133,11 @@ def _create(store, method, compress, now, progress):
     try:
         progress({"stage": "snapshot", "done": 0, "total": None})
         if method == "checkpoint":
-            _snapshot_checkpoint(store, cur, raw)
+            paused = _snapshot_checkpoint(store, cur, raw)
             stats = database_stats(cur)
             cur.execute("COMMIT")
         else:
-            alias = _snapshot_copy_database(store, cur, raw)
+            alias, paused = _snapshot_copy_database(store, cur, raw)
             stats = database_stats(cur)
             cur.execute("COMMIT")
             cur.execute(f"DETACH {alias}")
@@ -152,7 +167,8 @@ def _create(store, method, compress, now, progress):
             raise BackupError(f"backup {name} failed verification and was discarded: {report.message}")
         stored.replace(final)
         manifest["verified_at"] = utcnow().isoformat()
-        manifest["snapshot_seconds"] = round(snapshot_seconds, 3)
+        manifest["snapshot_seconds"] = round(snapshot_seconds, 3)  # copy + manifest stats
+        manifest["writers_paused_seconds"] = round(paused, 3)
         manifest["verify_seconds"] = round(report.seconds, 3)
         manifest_path = folder / f"{name}{MANIFEST_SUFFIX}"
         write_json_atomic(manifest_path, manifest)  # last: a backup without a manifest never counts

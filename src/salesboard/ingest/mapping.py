@@ -138,9 +138,17 @@ def _check(m: Mapping) -> None:
     for v in m.status_values.values():
         if v not in STATUSES:
             raise ValidationError(f"{where}: [status_values] maps to {v!r}; use one of {', '.join(STATUSES)}")
-    known = set(m.columns) | set(m.constants)
+    known = expression_inputs(m)
     for name, expr in m.expressions.items():
         compile_expression(expr, known, where=f"{where}: [expressions] {name}")
+
+
+# Fields with a default (transform.py), usable in expressions even when not mapped.
+DEFAULTED = ("order_id", "discount", "currency", "status")
+
+
+def expression_inputs(m: Mapping) -> set[str]:
+    return set(m.columns) | set(m.constants) | set(DEFAULTED)
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/(),]))")

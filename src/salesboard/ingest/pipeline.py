@@ -67,12 +67,17 @@ def options(store: Store) -> Options:
     return Options(s.base_currency.upper(), s.import_future_days, s.fx_max_age_days)
 
 
+def first_rowid(cur, stage: str = STAGE) -> int:
+    return cur.execute(f"SELECT coalesce(min(rowid), 0) FROM {stage}").fetchone()[0]
+
+
 def typed_sql(cur, m: Mapping, resolved: dict[str, str], columns: list[str], opts: Options, p: Params,
               stage: str = STAGE) -> str:
     """The per-row SQL: final sales columns, the product fields, and every reason (duplicates aside)."""
     have_rates = cur.execute("SELECT count(*) > 0 FROM fx_rates WHERE base = $b",
                              {"b": opts.base_currency}).fetchone()[0]
-    enriched = enrich_select(typed_select(m, resolved, columns, opts.base_currency, p, stage), m, p,
+    enriched = enrich_select(typed_select(m, resolved, columns, opts.base_currency, p, stage,
+                                          first_rowid(cur, stage)), m, p,
                              base_currency=opts.base_currency, fx_max_age_days=opts.fx_max_age_days,
                              have_rates=have_rates)
     reasons = reasons_sql(m, p, base_currency=opts.base_currency, future_days=opts.future_days,
@@ -82,9 +87,39 @@ def typed_sql(cur, m: Mapping, resolved: dict[str, str], columns: list[str], opt
             f"FROM ({enriched})")
 
 
-def process(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, opts: Options,
-            progress) -> dict:
-    """Map, validate, enrich and load the staged rows; returns the counts (inside the caller's transaction)."""
+@contextmanager
+def private_cursor(store: Store):
+    """A connection of our own: its temp (staging) tables are invisible to others and vanish with it."""
+    cur = store.cursor().cursor()
+    try:
+        cur.execute("SET TimeZone = 'UTC'")
+        yield cur
+    finally:
+        cur.close()
+
+
+@contextmanager
+def transaction(store: Store, cur):
+    """Store.write() on our own cursor: serialized with every other writer, rolled back on any error."""
+    with store.write_lock:
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        else:
+            cur.execute("COMMIT")
+
+
+def process(store: Store, cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, opts: Options,
+            progress, finish) -> dict:
+    """Map, validate and enrich the staged rows, then load them and call finish(cur, counts) in ONE transaction.
+
+    Mapping and validation only fill temp tables of this private connection,
+    so they run before the transaction (DuckDB scans temp tables created
+    inside a transaction 4x slower) and hold no lock.
+    """
     resolved = mappings.resolve_columns(m, staged.columns)
     p = Params()
     progress("validating")
@@ -93,6 +128,14 @@ def process(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, 
         cur.execute(f"CREATE TEMP TABLE {TYPED} AS {typed_sql(cur, m, resolved, staged.columns, opts, p)}",
                     p.values)
         dups = mark_duplicates(cur, TYPED)
+    with transaction(store, cur):
+        counts = _load(cur, m, staged, source=source, run_id=run_id, progress=progress, dups=dups)
+        finish(cur, counts)
+    return counts
+
+
+def _load(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, progress, dups: int) -> dict:
+    timings = progress.timings
     with timings("products"):
         created = products.create_missing(cur, TYPED) if m.unknown_products == "create" else 0
         if m.defines("country"):
@@ -103,7 +146,7 @@ def process(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, 
         bad = cur.execute(f"SELECT count(*) FROM {TYPED} WHERE len(reasons) > 0").fetchone()[0]
         if bad:
             quarantine.insert_invalid(cur, TYPED, STAGE, staged.columns, run_id=run_id, source=source,
-                                      mapping=mapping_ref, now=now)
+                                      mapping=mapping_ref, now=now, first_rowid=first_rowid(cur))
         if staged.rejects:
             quarantine.insert_rejects(cur, staged.rejects_table, run_id=run_id, source=source,
                                       mapping=mapping_ref, now=now)
@@ -216,23 +259,27 @@ def run_file(store: Store, actor, path: str, *, mapping: str | None = None, sour
         with tempfile.TemporaryDirectory(prefix="salesboard-import-") as tmp:
             info = files.detect(file, Path(tmp), encoding=encoding, delimiter=delimiter, fmt=fmt)
             detail.update(info.as_dict())
-            with store.write() as cur:
-                cur.execute("SET TimeZone = 'UTC'")
-                with track.polling(cur):
-                    with track.timings("read"):
-                        staged = files.stage(cur, info, STAGE, run_id.replace("-", "_"))
-                    m = mappings.load(mapping) if mapping else mappings.detect(staged.columns)
-                    run_source = source or m.source or "file"
-                    detail["mapping"] = m.origin.removeprefix("built-in:")
-                    counts = process(cur, m, staged, source=run_source, run_id=run_id, opts=opts, progress=track)
-                detail["timings"] = track.seconds
-                summary = _summary(run_id, run_source, counts, detail, t0)
-                if dry_run:
-                    raise _DryRun(summary)
-                _ledger(cur, run_id, source=run_source, kind=kind, started=started, status=summary["status"],
-                        counts=counts, error=None, detail={**detail, **_extra(counts)})
-                audit.record(cur, "import.run", actor=actor.username, target=run_source,
-                             detail={"run_id": run_id, "file": file.name, **counts, "status": summary["status"]})
+            with private_cursor(store) as cur, track.polling(cur):
+                with track.timings("read"):
+                    staged = files.stage(cur, info, STAGE, run_id.replace("-", "_"))
+                m = mappings.load(mapping) if mapping else mappings.detect(staged.columns)
+                run_source = source or m.source or "file"
+                detail["mapping"] = m.origin.removeprefix("built-in:")
+
+                def finish(cur, counts):
+                    nonlocal summary
+                    detail["timings"] = track.seconds
+                    summary = _summary(run_id, run_source, counts, detail, t0)
+                    if dry_run:
+                        raise _DryRun(summary)  # rolls the transaction back
+                    _ledger(cur, run_id, source=run_source, kind=kind, started=started, status=summary["status"],
+                            counts=counts, error=None, detail={**detail, **_extra(counts)})
+                    audit.record(cur, "import.run", actor=actor.username, target=run_source,
+                                 detail={"run_id": run_id, "file": file.name, **counts, "status": summary["status"]})
+
+                summary = None
+                process(store, cur, m, staged, source=run_source, run_id=run_id, opts=opts, progress=track,
+                        finish=finish)
     except _DryRun as dry:
         track.done(dry.summary["rows_read"])
         return dry.summary
@@ -295,19 +342,24 @@ def replay(store: Store, actor, *, ids: list[int] | None = None, run_id: str | N
         track = _Progress(report, len(group["ids"]))
         detail = {"replay_of": run_id, "rows": len(group["ids"]), "mapping": mapping or group["mapping"]}
         try:
-            with store.write() as cur:
-                cur.execute("SET TimeZone = 'UTC'")
+            with private_cursor(store) as cur:
                 columns = quarantine.stage_rows(cur, group["ids"], STAGE)
                 m = mappings.load(mapping or group["mapping"])
                 staged = files.Staged(info=None, rows=len(group["ids"]), columns=columns)
-                counts = process(cur, m, staged, source=group["source"], run_id=new_run, opts=opts, progress=track)
-                quarantine.mark_replayed(cur, group["ids"], run_id=new_run, actor=actor.username)
-                detail["timings"] = track.seconds
-                summary = _summary(new_run, group["source"], counts, detail, t0)
-                _ledger(cur, new_run, source=group["source"], kind="replay", started=started,
-                        status=summary["status"], counts=counts, error=None, detail={**detail, **_extra(counts)})
-                audit.record(cur, "quarantine.replay", actor=actor.username, target=group["source"],
-                             detail={"run_id": new_run, **counts, "status": summary["status"]})
+
+                def finish(cur, counts, group=group, new_run=new_run, started=started, t0=t0, detail=detail):
+                    nonlocal summary
+                    quarantine.mark_replayed(cur, group["ids"], run_id=new_run, actor=actor.username)
+                    detail["timings"] = track.seconds
+                    summary = _summary(new_run, group["source"], counts, detail, t0)
+                    _ledger(cur, new_run, source=group["source"], kind="replay", started=started,
+                            status=summary["status"], counts=counts, error=None, detail={**detail, **_extra(counts)})
+                    audit.record(cur, "quarantine.replay", actor=actor.username, target=group["source"],
+                                 detail={"run_id": new_run, **counts, "status": summary["status"]})
+
+                summary = None
+                process(store, cur, m, staged, source=group["source"], run_id=new_run, opts=opts, progress=track,
+                        finish=finish)
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised as one line
             _record_failure(store, actor, new_run, group["source"], "replay", started, detail, exc)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):

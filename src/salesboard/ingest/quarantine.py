@@ -25,13 +25,13 @@ def _now() -> datetime:
 
 
 def insert_invalid(cur: duckdb.DuckDBPyConnection, typed: str, stage: str, columns: list[str], *,
-                   run_id: str, source: str, mapping: str, now: datetime) -> None:
+                   run_id: str, source: str, mapping: str, now: datetime, first_rowid: int) -> None:
     """Quarantine the rows of `typed` that have reasons, with their raw source row from `stage`."""
     raw = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := s.{ident(c)}" for c in columns) + "))"
     cur.execute(
         f"""INSERT INTO quarantine (run_id, source, mapping, row_number, source_key, raw, reasons, created_at)
             SELECT $run, $source, $mapping, t.__row, t.source_key, {raw}, t.reasons, $now
-            FROM {typed} t JOIN (SELECT rowid + 1 AS __row, * FROM {stage}) s ON s.__row = t.__row
+            FROM {typed} t JOIN (SELECT rowid - {int(first_rowid)} + 1 AS __row, * FROM {stage}) s ON s.__row = t.__row
             WHERE len(t.reasons) > 0 ORDER BY t.__row""",
         {"run": run_id, "source": source, "mapping": mapping, "now": now},
     )
@@ -42,8 +42,8 @@ def insert_rejects(cur: duckdb.DuckDBPyConnection, rejects_table: str, *, run_id
     """Quarantine the lines the CSV reader rejected (too many/few columns, bad quoting, bad UTF-8)."""
     cur.execute(
         f"""INSERT INTO quarantine (run_id, source, mapping, row_number, source_key, raw, reasons, created_at)
-            SELECT $run, $source, $mapping, NULL, NULL, json_object('{READER_LINE}', any_value(csv_line)),
-                   list('line ' || line::VARCHAR || ': ' || error_message ORDER BY column_idx), $now
+            SELECT $run, $source, $mapping, NULL, NULL, json_object('{READER_LINE}', trim(any_value(csv_line), chr(13) || chr(10))),
+                   list('record ' || line::VARCHAR || ' (the header is record 1): ' || error_message ORDER BY column_idx), $now
             FROM {rejects_table} GROUP BY line ORDER BY line""",
         {"run": run_id, "source": source, "mapping": mapping, "now": now},
     )

@@ -1,0 +1,274 @@
+"""Backups: consistent snapshots under concurrent writes, verification that catches every
+damage, refusal of bad backups, and restore that leaves a working database."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime
+
+import duckdb
+import pytest
+
+from salesboard.auth import audit
+from salesboard.backup import BackupError, catalog
+from salesboard.backup.create import create_backup
+from salesboard.backup.manifest import load_manifest
+from salesboard.backup.operations import list_backups, make_backup, prune, status, verify_named
+from salesboard.backup.restore import probe, resolve, restore_into_store, restore_offline
+from salesboard.backup.verify import verify_backup
+from salesboard.store import Store, open_store
+
+
+def _insert_batch(cur, batch: int, n: int = 100) -> None:
+    cur.execute(
+        "INSERT INTO sales (source, source_key, order_id, sold_at, quantity, unit_price, net_amount, currency, "
+        "net_amount_base, status, load_id) SELECT 'test', ? || '-' || i, 'o', TIMESTAMP '2025-01-01', 1, 1, 1, "
+        "'USD', 1, 'completed', ? FROM range(?) t(i)", [str(batch), f"load-{batch}", n])
+    Store.bump_data_version(cur)
+    audit.record(cur, "test.batch", actor="writer", detail={"batch": batch})
+
+
+def _scratch_stats(path):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return (con.execute("SELECT count(*) FROM sales WHERE source = 'test'").fetchone()[0],
+                con.execute("SELECT version FROM data_version").fetchone()[0],
+                con.execute("SELECT count(*) FROM audit_log WHERE action = 'test.batch'").fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_backup_manifest_and_files(demo_store, settings):
+    backup, manifest, report = create_backup(demo_store, now=datetime(2026, 1, 2, 3, 4, 5))
+    assert backup.name == "dashboard_backup_20260102_030405"
+    assert backup.data_path.name == "dashboard_backup_20260102_030405.duckdb"
+    assert backup.manifest_path.name == "dashboard_backup_20260102_030405.manifest.json"
+    assert backup.data_path.parent == settings.db.parent / "backups"
+    on_disk = load_manifest(backup.manifest_path)
+    assert on_disk["tables"]["sales"]["rows"] == 3000
+    assert on_disk["tables"]["users"]["rows"] == demo_store.query_one("SELECT count(*) FROM users")[0]
+    assert set(on_disk["tables"]["sales"]["fingerprint"]) >= {"source_key", "net_amount", "status", "updated_at"}
+    assert on_disk["schema_version"] == demo_store.schema_version()
+    assert on_disk["duckdb_version"] == duckdb.__version__
+    assert on_disk["audit"] == dict(zip(("last_seq", "last_hash"), demo_store.query_one(
+        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")))
+    assert on_disk["size"] == backup.data_path.stat().st_size and report.ok
+    assert not list((settings.db.parent / "backups").glob("*.partial"))
+    assert not list((settings.db.parent / "backups" / ".scratch").glob("*"))
+
+
+@pytest.mark.parametrize("method", ["checkpoint", "copy-database"])
+def test_backup_while_writes_run_is_a_consistent_snapshot(store, method):
+    with store.write() as cur:
+        _insert_batch(cur, 0)
+    stop, errors, batches = threading.Event(), [], [0]
+
+    def writer():
+        try:
+            while not stop.is_set():
+                batches[0] += 1
+                with store.write() as cur:
+                    _insert_batch(cur, batches[0])
+        except Exception as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        while batches[0] < 5:
+            time.sleep(0.01)
+        backup, manifest, report = create_backup(store, method=method)
+        after_backup = batches[0]
+        while batches[0] < after_backup + 3:  # writes kept going after the snapshot
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        t.join()
+    assert errors == [] and report.ok
+    scratch = backup.data_path.with_name("check.duckdb")
+    report = verify_backup(backup.data_path, manifest, scratch, keep=True)
+    assert report.ok, report.errors
+    sales, version, audited = _scratch_stats(scratch)
+    # every transaction inserts 100 rows, bumps the version once and writes one audit entry
+    assert sales == 100 * audited and version == audited and sales == manifest["tables"]["sales"]["rows"]
+    assert 5 <= audited < store.query_one("SELECT count(*) FROM audit_log WHERE action = 'test.batch'")[0]
+
+
+def test_random_single_bit_flips_are_always_caught(demo_store, tmp_path):
+    backup, manifest, _ = create_backup(demo_store)
+    data = bytearray(backup.data_path.read_bytes())
+    rng = random.Random(20260101)
+    flipped = backup.data_path.with_name("flipped.duckdb")
+    for _ in range(150):
+        pos, bit = rng.randrange(len(data)), 1 << rng.randrange(8)
+        data[pos] ^= bit
+        flipped.write_bytes(data)
+        data[pos] ^= bit
+        report = verify_backup(flipped, manifest, tmp_path / "scratch.duckdb")
+        assert not report.ok
+        assert "does not match the manifest" in report.errors[0] and "corrupted" in report.errors[0]
+    assert not (tmp_path / "scratch.duckdb").exists()
+    assert verify_backup(backup.data_path, manifest, tmp_path / "scratch.duckdb").ok
+
+
+def test_fingerprints_catch_damage_the_checksum_was_told_to_accept(demo_store, tmp_path):
+    """A manifest whose checksum was recomputed over a changed file: the content check still fails."""
+    backup, manifest, _ = create_backup(demo_store)
+    changed = tmp_path / "changed.duckdb"
+    shutil.copy(backup.data_path, changed)
+    con = duckdb.connect(str(changed))
+    con.execute("UPDATE sales SET net_amount = net_amount + 0.01 WHERE source_key = 'demo-7'")
+    con.close()
+    from salesboard.backup.manifest import sha256_file
+
+    forged = dict(manifest, size=changed.stat().st_size, sha256=sha256_file(changed), raw_sha256=sha256_file(changed),
+                  raw_size=changed.stat().st_size)
+    report = verify_backup(changed, forged, tmp_path / "s.duckdb")
+    assert report.errors == ["table sales: fingerprint differs in column(s) net_amount"]
+
+
+def test_truncated_backup_is_refused(demo_store, tmp_path):
+    backup, manifest, _ = create_backup(demo_store)
+    size = backup.data_path.stat().st_size
+    with open(backup.data_path, "r+b") as fh:
+        fh.truncate(size - 4096)
+    report = verify_backup(backup.data_path, manifest, tmp_path / "s.duckdb")
+    assert report.errors == [f"{backup.data_path.name} is {size - 4096} bytes, the manifest says {size}: "
+                             "the file is truncated or was changed"]
+    with pytest.raises(BackupError, match="is refused: .* truncated .* The current database was not touched"):
+        restore_into_store(demo_store, backup)
+
+
+def test_wrong_manifests_are_refused(demo_store):
+    backup, manifest, _ = create_backup(demo_store)
+    good = backup.manifest_path.read_text()
+    cases = {
+        "{not json": "is not valid JSON",
+        json.dumps({k: v for k, v in manifest.items() if k != "sha256"}): "lacks a valid 'sha256'",
+        json.dumps(dict(manifest, name="dashboard_backup_20000101_000000")): "describes dashboard_backup_20000101_000000",
+        json.dumps(dict(manifest, format=99)): "has format 99",
+        json.dumps(dict(manifest, tables={"sales": {"rows": "many"}})): "entry for table sales is malformed",
+    }
+    for text, message in cases.items():
+        backup.manifest_path.write_text(text)
+        with pytest.raises(BackupError, match=message):
+            load_manifest(backup.manifest_path)
+    tampered = dict(manifest, tables=dict(manifest["tables"], sales=dict(manifest["tables"]["sales"], rows=2999)))
+    backup.manifest_path.write_text(json.dumps(tampered))
+    before = demo_store.query_one("SELECT count(*) FROM sales")[0]
+    with pytest.raises(BackupError, match="table sales: 3000 rows, manifest says 2999"):
+        restore_into_store(demo_store, catalog.find_local(demo_store.settings, backup.name))
+    assert demo_store.query_one("SELECT count(*) FROM sales")[0] == before
+    backup.manifest_path.write_text(good)
+    assert verify_named(demo_store, backup.name)["ok"] is True
+
+
+def test_restore_to_a_point_then_keep_working(demo_store, settings):
+    point = make_backup(demo_store)
+    with demo_store.write() as cur:
+        _insert_batch(cur, 1, 500)
+    assert demo_store.query_one("SELECT count(*) FROM sales")[0] == 3500
+    version_before = demo_store.data_version()
+    result = restore_into_store(demo_store, catalog.find_local(settings, "latest"), actor="tester")
+    assert result["restored"] == point["name"] and result["sales"] == 3000
+    assert demo_store.query_one("SELECT count(*) FROM sales")[0] == 3000
+    assert demo_store.data_version() == version_before + 1  # never reuses a version that meant other data
+    # keep working: sequences, primary keys and the audit chain carry on
+    with demo_store.write() as cur:
+        _insert_batch(cur, 2, 10)
+        cur.execute("INSERT INTO users (username, role) VALUES ('after-restore', 'user')")
+    assert demo_store.query_one("SELECT count(*) FROM sales")[0] == 3010
+    ok, bad = audit.verify_chain(demo_store.cursor())
+    assert ok, bad
+    assert demo_store.query_one("SELECT action, target FROM audit_log ORDER BY seq DESC LIMIT 1 OFFSET 1") == \
+        ("backup.restore", point["name"])
+    # the safety copy holds what was there before
+    safety = duckdb.connect(result["safety_copy"], read_only=True)
+    assert safety.execute("SELECT count(*) FROM sales").fetchone()[0] == 3500
+    safety.close()
+
+
+def test_restore_while_readers_run(demo_store, settings):
+    make_backup(demo_store)
+    stop, seen, errors = threading.Event(), set(), []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                seen.add(demo_store.query_one("SELECT count(*) FROM sales")[0])
+            except duckdb.Error as exc:  # a query cut by the swap is retried by the page
+                errors.append(type(exc).__name__)
+
+    with demo_store.write() as cur:
+        _insert_batch(cur, 1, 50)
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        restore_into_store(demo_store, catalog.find_local(settings, "latest"))
+        time.sleep(0.1)
+    finally:
+        stop.set()
+        t.join()
+    assert demo_store.query_one("SELECT count(*) FROM sales")[0] == 3000
+    assert seen <= {3050, 3000}
+
+
+def test_compressed_backup_round_trip(demo_store, settings):
+    backup, manifest, report = create_backup(demo_store, compress=True)
+    assert backup.data_path.name.endswith(".duckdb.gz") and manifest["compressed"] is True
+    assert manifest["size"] < manifest["raw_size"] and report.ok
+    with demo_store.write() as cur:
+        _insert_batch(cur, 1, 5)
+    restore_into_store(demo_store, catalog.find_local(settings, backup.name))
+    assert demo_store.query_one("SELECT count(*) FROM sales")[0] == 3000
+
+
+def test_offline_restore_of_a_damaged_database(demo_store, settings):
+    backup, _, _ = create_backup(demo_store)
+    demo_store.close()
+    settings.db.write_bytes(b"this is not a duckdb file" * 100)
+    assert probe(settings) == "unreadable"
+    result = restore_offline(settings, resolve(settings, "latest", "local"))
+    assert result["restored"] == backup.name
+    s = open_store(settings)
+    try:
+        assert s.query_one("SELECT count(*) FROM sales")[0] == 3000
+    finally:
+        s.close()
+    assert open(result["safety_copy"], "rb").read(10) == b"this is no"
+
+
+def test_list_status_and_prune(demo_store, settings):
+    names = [make_backup(demo_store)["name"]]
+    time.sleep(1.01)
+    names.append(make_backup(demo_store)["name"])
+    listed = list_backups(demo_store)
+    assert [(b["name"], b["local"], b["s3"]) for b in listed] == [(n, "good", None) for n in names]
+    st = status(demo_store)
+    assert st["newest_verified"] == names[1] and st["fresh"] is True
+    (settings.db.parent / "backups" / "dashboard_backup_20200101_000000.duckdb").write_bytes(b"x")
+    assert list_backups(demo_store)[0]["local"] == "incomplete"
+    demo_store.settings = replace(settings, backup_retention_days=1, backup_keep_last=1)
+    result = prune(demo_store)
+    assert result["local"]["delete"] == {"dashboard_backup_20200101_000000": "unverified and outside the window"}
+    assert [b.name for b in catalog.list_local(settings)] == names
+
+
+@pytest.mark.parametrize("action", ["backup", "restore"])
+def test_owner_keeps_its_file_lock(demo_store, settings, action):
+    """POSIX locks vanish when a process closes any descriptor of the file: a backup or restore
+    inside the owner must never let a second process open the database."""
+    import subprocess
+    import sys
+
+    make_backup(demo_store)
+    if action == "restore":
+        restore_into_store(demo_store, catalog.find_local(settings, "latest"))
+    code = f"import duckdb; duckdb.connect({str(settings.db)!r})"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert other.returncode == 1 and "Could not set lock on file" in other.stderr

@@ -1,0 +1,65 @@
+"""The import commands: exit codes 0 / 5 / 6, --json summaries, dry runs, quarantine and runs commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from salesboard.cli import cli
+from salesboard.ingest.pipeline import ImportFailed
+from salesboard.store import set_current_store
+
+
+@pytest.fixture
+def run(settings, monkeypatch):
+    monkeypatch.setenv("SALESBOARD_DB", str(settings.db))
+    monkeypatch.setenv("SALESBOARD_ENV", "test")
+    set_current_store(None)
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return invoke
+
+
+def test_exit_codes_and_json(run, tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("source_key,sold_at,quantity,unit_price\na,2024-01-01,1,2\n")
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("source_key,sold_at,quantity,unit_price\nb,2024-01-01,1,2\nc,nope,1,2\n")
+    r = run("import", str(good), "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert {k: s[k] for k in ("status", "rows_read", "loaded", "inserted", "updated", "quarantined")} == \
+        {"status": "success", "rows_read": 1, "loaded": 1, "inserted": 1, "updated": 0, "quarantined": 0}
+    r = run("sync-sales", "--csv", str(mixed), "--json")
+    assert r.exit_code == 5 and json.loads(r.output)["quarantined"] == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n")
+    for path, message in [(bad, "no built-in mapping fits the columns x, y"),
+                          (tmp_path / "missing.csv", "missing.csv: no such file")]:
+        with pytest.raises(ImportFailed) as exc:  # main() prints it as one line and exits with its code
+            run("import", str(path))
+        assert exc.value.exit_code == 6 and message in str(exc.value)
+    r = run("runs", "list", "--json")
+    assert [x["status"] for x in json.loads(r.output)] == ["failed", "failed", "partial", "success"]
+    r = run("quarantine", "list", "--json")
+    (row,) = json.loads(r.output)["rows"]
+    assert row["reasons"] == ['sold_at: "nope" is not a date (expected ISO 8601, e.g. 2024-03-31)']
+    assert json.loads(row["raw"]) == {"source_key": "c", "sold_at": "nope", "quantity": "1", "unit_price": "2"}
+    r = run("quarantine", "discard", str(row["id"]))
+    assert r.output.strip() == "discarded 1 row(s)"
+
+
+def test_dry_run_and_mappings_commands(run, tmp_path):
+    f = tmp_path / "s.csv"
+    f.write_text("source_key,sold_at,quantity,unit_price\na,2024-01-01,1,2\nb,2024-01-01,0,2\n")
+    r = run("import", str(f), "--dry-run", "--json")
+    assert r.exit_code == 5 and json.loads(r.output)["status"] == "dry-run partial"
+    assert json.loads(run("runs", "list", "--json").output) == []
+    r = run("mappings", "check", str(f), "--json")
+    rows = json.loads(r.output)["rows"]
+    assert [x["reasons"] for x in rows] == [[], ["quantity: 0 is not allowed (a sale line moves at least one unit)"]]
+    assert "superstore" in run("mappings", "list").output
+    assert 'date_format = "%d/%m/%y"' in run("mappings", "show", "superstore").output
