@@ -218,21 +218,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Window {start} .. {end} (+ previous {WINDOW_DAYS} days), {len(cases)} single filters, "
           f"{args.runs} timed runs each, DuckDB {duckdb.__version__}, {threads} threads, {os.cpu_count()} CPUs")
 
-    # Warm-up: one Overview per filter for each approach; every figure is checked on the way.
+    # Warm-up: one Overview per filter for each approach; every figure is checked after timing.
+    print("  warming up (one Overview per filter per approach) ...", file=sys.stderr, flush=True)
     product_results = {c: compute_overview(store, admin, filters[c]) for c in cases}
     bare_results = {c: bare_overview(con, c, filters[c]) for c in cases}
 
     results: list[tuple[str, list[float]]] = []
+
+    def note(what: str) -> None:
+        print(f"  timing {what} ...", file=sys.stderr, flush=True)
+
+    note("the product")
     results.append(("product, uncached (compute_overview)",
                     timed_runs(lambda c: compute_overview(store, admin, filters[c]), cases, args.runs)))
     for c in cases:
         overview(store, admin, filters[c])  # fill the cache: one miss per filter
     results.append(("product, cached (overview, after 1 miss/filter)",
                     timed_runs(lambda c: overview(store, admin, filters[c]), cases, args.runs)))
+    note("bare DuckDB")
     results.append(("bare DuckDB, 8 queries, time-ordered rows",
                     timed_runs(lambda c: bare_overview(con, c, filters[c]), cases, args.runs)))
 
     if not args.skip_random:
+        note("bare DuckDB on random-order rows")
         rcon = duckdb.connect(str(random_path), read_only=True)
         for c in cases:
             assert bare_overview(rcon, c, filters[c])["cur"] == bare_results[c]["cur"], c.label
@@ -242,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pandas_results: dict = {}
     if not args.skip_pandas:
+        note("pandas (loading the columns first)")
         rss0, t0 = rss_bytes(), time.perf_counter()
         df = con.execute(f"SELECT {PANDAS_COLUMNS} FROM sales").df()
         load_s, rss1 = time.perf_counter() - t0, rss_bytes()
