@@ -32,3 +32,6 @@ def configure(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
+    # Per-request and per-websocket lines are noise here (nginx keeps the access log in production).
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -9,28 +9,25 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import queue
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+import anyio.from_thread
+import streamlit as st
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
-import streamlit as st  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse, Response, StreamingResponse  # noqa: E402
-from starlette.routing import Route  # noqa: E402
-
-from .auth import sessions  # noqa: E402
-from .auth.roles import Principal  # noqa: E402
-from .config import load_settings  # noqa: E402
-from .errors import SalesboardError  # noqa: E402
-from .logs import configure as configure_logging  # noqa: E402
-from .ops import metrics  # noqa: E402
-from .ops import scheduler  # noqa: E402
-from .remote import client, operations  # noqa: E402
-from .store import current_store, open_store, set_current_store  # noqa: E402
+from .auth import sessions
+from .auth.roles import Principal
+from .config import load_settings
+from .errors import SalesboardError
+from .logs import configure as configure_logging
+from .ops import metrics, scheduler
+from .remote import client, operations
+from .store import current_store, open_store, set_current_store
 
 log = logging.getLogger("salesboard.server")
 UI_SCRIPT = Path(__file__).parent / "ui" / "app.py"
@@ -104,7 +101,8 @@ def _client_ip(request: Request) -> str | None:
 def session_cookie(request: Request) -> Response:
     """Exchange a one-time login ticket (from the Streamlit login form) for the HttpOnly session cookie."""
     store = current_store()
-    token = sessions.redeem_ticket(store, request.query_params.get("ticket"))
+    raw = anyio.from_thread.run(request.body)
+    token = sessions.redeem_ticket(store, raw[:200].decode("ascii", "replace").strip())
     if token is None:
         _count("auth", 400)
         return JSONResponse({"error": "invalid or expired ticket; log in again"}, status_code=400)
@@ -135,8 +133,6 @@ def admin_op(request: Request) -> Response:
     except SalesboardError as exc:
         _count("admin_api", 404)
         return JSONResponse({"error": str(exc)}, status_code=404)
-    import anyio.from_thread  # noqa: F401 - body is read synchronously below
-
     body = _read_json_sync(request)
     if not isinstance(body, dict):
         _count("admin_api", 400)
@@ -170,8 +166,6 @@ def admin_op(request: Request) -> Response:
 
 def _read_json_sync(request: Request):
     # Handlers are plain `def` (run in a worker thread); read the body through the portal.
-    import anyio.from_thread
-
     raw = anyio.from_thread.run(request.body)
     if len(raw) > 10 * 1024 * 1024:
         return None

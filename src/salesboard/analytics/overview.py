@@ -44,33 +44,51 @@ def overview(store: Store, principal: Principal, f: Filters) -> dict:
 
 _SQL = """
 WITH w AS MATERIALIZED (
-    SELECT day >= $start AS cur,
-           date_trunc($grain, CASE WHEN day >= $start THEN day ELSE day + $shift::INTEGER END) AS bucket,
-           order_key, customer_key, product_id, region, channel, rep_id, units, revenue, cost, cost_revenue
+    -- current period: everything the page shows is aggregated from these rows
+    SELECT day, order_key, customer_key, product_id, region, channel, rep_id, units, revenue, cost, cost_revenue
     FROM sales_daily
-    WHERE day BETWEEN $prev_start AND $end AND status = 'completed' AND {dims}
+    WHERE day BETWEEN $start AND $end AND status = 'completed' AND {dims}
+), p AS MATERIALIZED (
+    -- previous period: only what its KPIs and trend need (fewer columns to read)
+    SELECT day, order_key, customer_key, units, revenue, cost, cost_revenue
+    FROM sales_daily
+    WHERE day BETWEEN $prev_start AND $start - 1 AND status = 'completed' AND {dims}
 ), top AS (
     -- the ten best customers by revenue, plus any tied with the tenth (ties are broken by id below)
-    SELECT customer_key FROM w WHERE cur AND customer_key IS NOT NULL
+    SELECT customer_key, sum(revenue) AS revenue, count(DISTINCT order_key) AS orders
+    FROM w WHERE customer_key IS NOT NULL
     GROUP BY customer_key QUALIFY rank() OVER (ORDER BY sum(revenue) DESC) <= 10
 )
-SELECT 'total' AS part, cur, sum(revenue) AS revenue, sum(units)::BIGINT AS units,
+SELECT 'total' AS part, TRUE AS cur, sum(revenue) AS revenue, sum(units)::BIGINT AS units,
        sum(cost_revenue) - sum(cost) AS profit, sum(cost_revenue) AS cost_revenue,
        count(DISTINCT order_key) AS orders, count(DISTINCT customer_key) AS customers
-FROM w GROUP BY cur
+FROM w HAVING count(*) > 0
 UNION ALL BY NAME
-SELECT 'trend' AS part, cur, bucket, sum(revenue) AS revenue FROM w GROUP BY cur, bucket
+SELECT 'total' AS part, FALSE AS cur, sum(revenue) AS revenue, sum(units)::BIGINT AS units,
+       sum(cost_revenue) - sum(cost) AS profit, sum(cost_revenue) AS cost_revenue,
+       count(DISTINCT order_key) AS orders, count(DISTINCT customer_key) AS customers
+FROM p HAVING count(*) > 0
+UNION ALL BY NAME
+-- previous-period days are shifted forward by the period length to share the current buckets
+SELECT 'trend' AS part, cur, date_trunc($grain, CASE WHEN cur THEN day ELSE day + $shift::INTEGER END) AS bucket,
+       sum(revenue) AS revenue
+FROM (SELECT TRUE AS cur, day, sum(revenue) AS revenue FROM w GROUP BY day
+      UNION ALL SELECT FALSE, day, sum(revenue) FROM p GROUP BY day)
+GROUP BY ALL
 UNION ALL BY NAME
 SELECT 'breakdown' AS part, product_id, region, channel, rep_id,
        GROUPING(product_id, region, channel, rep_id) AS g, sum(revenue) AS revenue, sum(units)::BIGINT AS units
-FROM w WHERE cur GROUP BY GROUPING SETS ((product_id), (region), (channel), (rep_id))
+FROM w GROUP BY GROUPING SETS ((product_id), (region), (channel), (rep_id))
 UNION ALL BY NAME
-SELECT 'customer' AS part, customer_id, coalesce(any_value(customer_name), customer_id) AS customer,
-       sum(revenue) AS revenue, count(DISTINCT order_key) AS orders
-FROM sales_daily
-WHERE day BETWEEN $start AND $end AND status = 'completed' AND {dims}
-  AND customer_key IN (SELECT customer_key FROM top)
-GROUP BY customer_id
+-- names and ids of the top customers only: a scan that skips all other customers' rows
+SELECT 'customer' AS part, top.customer_key, top.revenue, top.orders, n.customer_id, n.customer
+FROM top JOIN (
+    SELECT customer_key, any_value(customer_id) AS customer_id,
+           coalesce(any_value(customer_name), any_value(customer_id)) AS customer
+    FROM sales_daily
+    WHERE day BETWEEN $start AND $end AND customer_key IN (SELECT customer_key FROM top)
+    GROUP BY customer_key
+) n USING (customer_key)
 """
 
 # GROUPING bitmask over (product_id, region, channel, rep_id): 0b0111 = grouped by product only, etc.

@@ -9,21 +9,42 @@ import streamlit as st
 from ..auth.roles import Principal
 from ..store import Store
 
-# (module under ui.views, title, url path, icon, roles allowed)
-PAGES = [
-    ("overview", "Overview", "overview", ":material/dashboard:", ("admin", "manager", "user")),
-    ("explorer", "Sales explorer", "explorer", ":material/table:", ("admin", "manager", "user")),
-    ("account", "My account", "account", ":material/person:", ("admin", "manager", "user")),
-    ("users", "Users", "users", ":material/group:", ("admin",)),
-]
+EVERYONE = ("admin", "manager", "user")
+MANAGERS = ("admin", "manager")
+ADMINS = ("admin",)
+
+# section -> [(module under ui.views, title, url path, icon, roles allowed)]
+PAGES = {
+    "Dashboard": [
+        ("overview", "Overview", "overview", ":material/dashboard:", EVERYONE),
+        ("explorer", "Sales explorer", "explorer", ":material/table:", EVERYONE),
+    ],
+    "Data": [
+        ("imports", "Imports", "imports", ":material/upload_file:", MANAGERS),
+        ("runs", "Run history", "runs", ":material/history:", MANAGERS),
+        ("quarantine", "Quarantine", "quarantine", ":material/report:", MANAGERS),
+    ],
+    "Admin": [
+        ("users", "Users", "users", ":material/group:", ADMINS),
+        ("jobs", "Jobs", "jobs", ":material/schedule:", ADMINS),
+        ("backups", "Backups", "backups", ":material/backup:", ADMINS),
+    ],
+    "Account": [
+        ("account", "My account", "account", ":material/person:", EVERYONE),
+    ],
+}
 
 
-def pages_for(principal: Principal, store: Store) -> list:
-    pages = []
-    for module, title, path, icon, roles in PAGES:
-        if principal.role not in roles:
-            continue
-        view = importlib.import_module(f"salesboard.ui.views.{module}")
-        pages.append(st.Page(lambda view=view: view.render(principal, store), title=title, url_path=path,
-                             icon=icon, default=not pages))
-    return pages
+def pages_for(principal: Principal, store: Store) -> dict[str, list]:
+    sections: dict[str, list] = {}
+    first = True
+    for section, entries in PAGES.items():
+        for module, title, path, icon, roles in entries:
+            if principal.role not in roles:
+                continue
+            view = importlib.import_module(f"salesboard.ui.views.{module}")
+            sections.setdefault(section, []).append(
+                st.Page(lambda view=view: view.render(principal, store), title=title, url_path=path, icon=icon,
+                        default=first))
+            first = False
+    return sections

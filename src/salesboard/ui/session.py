@@ -55,8 +55,9 @@ def hand_off_cookie() -> None:
     ticket = st.session_state.pop(TICKET_KEY, None)
     if ticket:
         st.html(
-            f"<script>fetch('/auth/session?ticket=' + encodeURIComponent({json.dumps(ticket)}),"
-            " {method: 'POST', credentials: 'same-origin'});</script>",
+            # The ticket goes in the body, not the URL, so it never reaches an access log.
+            f"<script>fetch('/auth/session', {{method: 'POST', credentials: 'same-origin',"
+            f" body: {json.dumps(ticket)}}});</script>",
             unsafe_allow_javascript=True,
         )
 
