@@ -41,7 +41,7 @@ class Settings:
     import_future_days: int = 1       # imports: sale dates later than today + N days are quarantined
     fx_max_age_days: int = 7          # imports: use the latest FX rate at most N days before the sale
     export_max_rows: int = 1_000_000
-    log_format: str = "text"  # text | json
+    log_format: str = "auto"  # auto (json in production, else text) | text | json
     cookie_secure: bool = False
     # Scheduler (docs/backups.md): cron strings in `scheduler_timezone`; a job missed while the
     # server was down runs once at start if its last due time is within the misfire grace.

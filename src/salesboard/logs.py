@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(settings: Settings) -> None:
-    use_json = settings.log_format == "json" or (settings.production and settings.log_format != "text")
+    use_json = settings.log_format == "json" or (settings.production and settings.log_format == "auto")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if use_json else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
