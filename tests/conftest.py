@@ -62,8 +62,8 @@ class RunningServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # The scheduler stays off unless a test asks for it: a catch-up job must not race the test.
-        self.env = dict(os.environ, SALESBOARD_DB=str(db), SALESBOARD_ENV="test", SALESBOARD_SCHEDULER_ENABLED="false",
-                        **(env_extra or {}))
+        self.env = {**os.environ, "SALESBOARD_DB": str(db), "SALESBOARD_ENV": "test",
+                    "SALESBOARD_SCHEDULER_ENABLED": "false", **(env_extra or {})}
         self.bin = str(Path(sys.executable).with_name("salesboard"))
         self.log = self.db.with_suffix(".server.log").open("w")
         self.proc = subprocess.Popen([self.bin, "serve", "--port", str(self.port)], env=self.env,

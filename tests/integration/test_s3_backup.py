@@ -158,6 +158,7 @@ def test_cli_backup_and_restore_through_a_running_server(demo_db, moto_endpoint)
 
     env = {"SALESBOARD_S3_BUCKET": "sb-served", "SALESBOARD_S3_ENDPOINT": moto_endpoint,
            "SALESBOARD_S3_ACCESS_KEY_ID": "testing", "SALESBOARD_S3_SECRET_ACCESS_KEY": "testing",
+           "SALESBOARD_SCHEDULER_ENABLED": "true",  # RunningServer turns it off by default
            "SALESBOARD_SCHEDULER_MISFIRE_GRACE_MINUTES": "1"}  # no catch-up runs at start in this test
     from salesboard.config import Settings
 
