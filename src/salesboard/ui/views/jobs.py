@@ -25,7 +25,8 @@ def render(principal, store) -> None:
             left, mid, right = st.columns([3, 3, 1])
             left.markdown(f"**{job.name}**  \n{job.description}")
             mid.markdown(f"cron `{job.cron_for(store.settings)}`  \nnext: {nexts.get(job.name) or '-'}  \n"
-                         f"last: {run.get('started_at') or '-'} **{run.get('status') or ''}**")
+                         + (f"last: {str(run['started_at'])[:19].replace('T', ' ')} **{run['status']}**" if run.get("started_at")
+                            else "last: never"))
             if run.get("error"):
                 mid.caption(run["error"])
             if right.button("Run now", key=f"run-{job.name}"):

@@ -20,7 +20,10 @@ def render(principal, store) -> None:
     frame = pd.DataFrame(rows)
     frame["file"] = frame["detail"].map(lambda d: d.get("file"))
     frame["mapping"] = frame["detail"].map(lambda d: d.get("mapping"))
-    st.dataframe(frame.drop(columns=["detail"]), hide_index=True)
+    # What an operator looks for first (did it load, how much) comes first; timings and errors after.
+    first = ["run_id", "status", "rows_read", "rows_inserted", "rows_updated", "rows_unchanged", "rows_quarantined",
+             "source", "mapping", "file", "started_at", "duration_s"]
+    st.dataframe(frame[first + [c for c in frame.columns if c not in first and c != "detail"]], hide_index=True)
     failed = frame[frame["status"] == "failed"]
     if len(failed):
         st.warning(f"{len(failed)} failed run(s) shown; a failed run wrote nothing.")
