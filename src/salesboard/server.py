@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio.from_thread
 import streamlit as st
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -65,12 +66,7 @@ async def lifespan(app):
         store.close()
 
 
-def _count(route: str, status: int) -> None:
-    metrics.HTTP_REQUESTS.labels(route, str(status)).inc()
-
-
 def healthz(request: Request) -> Response:
-    _count("healthz", 200)
     return JSONResponse({"status": "ok"})
 
 
@@ -80,17 +76,13 @@ def readyz(request: Request) -> Response:
         store.query_one("SELECT 1")
         pending = store.pending_migrations()
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        _count("readyz", 503)
         return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503)
     if pending:
-        _count("readyz", 503)
         return JSONResponse({"status": "migrating", "pending": pending}, status_code=503)
-    _count("readyz", 200)
     return JSONResponse({"status": "ready", "schema": store.schema_version(), "data_version": store.data_version()})
 
 
 def metrics_route(request: Request) -> Response:
-    _count("metrics", 200)
     return Response(metrics.render(current_store), media_type="text/plain; version=0.0.4")
 
 
@@ -104,19 +96,16 @@ def session_cookie(request: Request) -> Response:
     raw = anyio.from_thread.run(request.body)
     token = sessions.redeem_ticket(store, raw[:200].decode("ascii", "replace").strip())
     if token is None:
-        _count("auth", 400)
         return JSONResponse({"error": "invalid or expired ticket; log in again"}, status_code=400)
     resp = Response(status_code=204)
     resp.set_cookie(sessions.COOKIE_NAME, token, httponly=True, samesite="strict", path="/",
                     secure=store.settings.cookie_secure, max_age=store.settings.session_absolute_hours * 3600)
-    _count("auth", 204)
     return resp
 
 
 def clear_cookie(request: Request) -> Response:
     resp = Response(status_code=204)
     resp.delete_cookie(sessions.COOKIE_NAME, path="/", httponly=True, samesite="strict")
-    _count("auth", 204)
     return resp
 
 
@@ -125,17 +114,14 @@ def admin_op(request: Request) -> Response:
     auth = request.headers.get("authorization", "")
     expected = f"Bearer {_admin_token}" if _admin_token else None
     if not expected or not hmac.compare_digest(auth.encode(), expected.encode()):
-        _count("admin_api", 401)
         return JSONResponse({"error": "missing or wrong admin token"}, status_code=401)
     name = request.path_params["name"]
     try:
         operations.get(name)
     except SalesboardError as exc:
-        _count("admin_api", 404)
         return JSONResponse({"error": str(exc)}, status_code=404)
     body = _read_json_sync(request)
     if not isinstance(body, dict):
-        _count("admin_api", 400)
         return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
     events: queue.Queue = queue.Queue()
 
@@ -160,7 +146,6 @@ def admin_op(request: Request) -> Response:
         while (event := events.get()) is not None:
             yield json.dumps(event, default=str) + "\n"
 
-    _count("admin_api", 200)
     return StreamingResponse(stream(), media_type="application/x-ndjson")
 
 
@@ -184,4 +169,4 @@ ROUTES = [
     Route("/api/admin/ops/{name}", admin_op, methods=["POST"]),
 ]
 
-app = st.App(str(UI_SCRIPT), lifespan=lifespan, routes=ROUTES)
+app = st.App(str(UI_SCRIPT), lifespan=lifespan, routes=ROUTES, middleware=[Middleware(metrics.RequestCounter)])

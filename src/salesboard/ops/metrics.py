@@ -23,6 +23,39 @@ QUERY_SECONDS = Histogram(
 COUNTED_TABLES = ("users", "products", "sales", "sales_daily", "sessions", "audit_log", "sync_runs")
 
 
+def route_group(path: str) -> str:
+    """A small fixed label set (never the raw path: unbounded label values break Prometheus)."""
+    first = path.strip("/").split("/", 1)[0]
+    if first in ("healthz", "readyz", "metrics", "auth", "api", "webhooks"):
+        return first
+    if first in ("static", "_stcore", "media", "component"):
+        return "streamlit_" + first.lstrip("_")
+    return "ui"
+
+
+class RequestCounter:
+    """ASGI middleware: counts every HTTP request and websocket by route group and status."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        group = route_group(scope.get("path", "/"))
+        status = {"code": "101" if scope["type"] == "websocket" else "500"}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = str(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            HTTP_REQUESTS.labels(group, status["code"]).inc()
+
+
 @contextmanager
 def timed(query: str):
     start = time.perf_counter()
