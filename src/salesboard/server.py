@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .auth import sessions
-from .auth.roles import Principal
+from .auth.roles import LOCAL_ADMIN
 from .config import load_settings
 from .errors import SalesboardError
 from .logs import configure as configure_logging
@@ -35,8 +35,7 @@ UI_SCRIPT = Path(__file__).parent / "ui" / "app.py"
 
 # (start, stop) callables run by the lifespan after the store opens; later features add theirs
 # (the scheduler, stream consumers). start(store) may return state that stop(state) receives.
-LIFESPAN_HOOKS: list[tuple] = []
-LIFESPAN_HOOKS.append(scheduler.LIFESPAN_HOOK)
+LIFESPAN_HOOKS: list[tuple] = [scheduler.LIFESPAN_HOOK]
 
 _admin_token: str | None = None
 
@@ -127,7 +126,7 @@ def admin_op(request: Request) -> Response:
 
     def work():
         try:
-            result = operations.run(current_store(), Principal(0, "cli", "admin"), name, body,
+            result = operations.run(current_store(), LOCAL_ADMIN, name, body,
                                     lambda data: events.put({"event": "progress", "data": data}))
             events.put({"event": "result", "data": result})
         except SalesboardError as exc:
