@@ -272,3 +272,31 @@ def test_owner_keeps_its_file_lock(demo_store, settings, action):
     code = f"import duckdb; duckdb.connect({str(settings.db)!r})"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert other.returncode == 1 and "Could not set lock on file" in other.stderr
+
+
+def test_a_copy_that_is_not_the_snapshot_is_discarded(demo_store, settings, monkeypatch):
+    """Fingerprints come from the copy; the facts read while writers were paused must match it."""
+    from salesboard.backup import create
+
+    demo_store.cursor().execute("CHECKPOINT")
+    stale = settings.db.with_name("stale.duckdb")
+    create._copy_file(demo_store.path, stale)
+    with demo_store.write() as cur:
+        _insert_batch(cur, 1)
+    sales, version, audited = demo_store.query_one(
+        "SELECT (SELECT count(*) FROM sales), (SELECT version FROM data_version), (SELECT count(*) FROM audit_log)")
+    monkeypatch.setattr(create, "_copy_file", lambda src, dest: shutil.copyfile(stale, dest))
+    with pytest.raises(BackupError) as exc:
+        create_backup(demo_store, now=datetime(2026, 1, 2, 3, 4, 5))
+    head = demo_store.query_one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    con = duckdb.connect(str(stale), read_only=True)
+    old_head = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    con.close()
+    assert str(exc.value) == (
+        "backup dashboard_backup_20260102_030405 is not the snapshot it was copied from ("
+        f"table audit_log: copy has {audited - 1} rows, snapshot had {audited}; "
+        f"table sales: copy has {sales - 100} rows, snapshot had {sales}; "
+        f"audit: copy has {{'last_seq': {old_head[0]}, 'last_hash': '{old_head[1]}'}}, "
+        f"snapshot had {{'last_seq': {head[0]}, 'last_hash': '{head[1]}'}}; "
+        f"data_version: copy has {version - 1}, snapshot had {version}); it was discarded, retry")
+    assert sorted(p.name for p in (settings.db.parent / "backups").iterdir() if p.is_file()) == []

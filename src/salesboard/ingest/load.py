@@ -49,15 +49,25 @@ def merge(cur: duckdb.DuckDBPyConnection, typed: str, *, source: str, load_id: s
     changed = ("row(" + ", ".join(f"l.{c}" for c in COLS) + ") IS DISTINCT FROM row("
                + ", ".join(f"s.{c}" for c in COLS) + ")")
     with timings("classify"):
-        inserted, updated, unchanged, first, last = cur.execute(
-            f"""SELECT count(*) FILTER (WHERE s.source_key IS NULL),
-                       count(*) FILTER (WHERE s.source_key IS NOT NULL AND {changed}),
-                       count(*) FILTER (WHERE s.source_key IS NOT NULL AND NOT ({changed})),
-                       min(least(l.sold_at, s.sold_at)) FILTER (WHERE s.source_key IS NULL OR {changed}),
-                       max(greatest(l.sold_at, s.sold_at)) FILTER (WHERE s.source_key IS NULL OR {changed})
-                FROM {valid} l LEFT JOIN sales s ON s.source = l.source AND s.source_key = l.source_key""",
+        # Keys only first: a file of new rows (the common big import) needs no column-by-column comparison.
+        valid_rows, matched, first, last = cur.execute(
+            f"""SELECT count(*), count(s.source_key), min(l.sold_at), max(l.sold_at)
+                FROM {valid} l LEFT JOIN (SELECT source, source_key FROM sales WHERE source = $source) s
+                  ON s.source = l.source AND s.source_key = l.source_key""",
             {"source": source},
         ).fetchone()
+        if matched:
+            inserted, updated, unchanged, first, last = cur.execute(
+                f"""SELECT count(*) FILTER (WHERE s.source_key IS NULL),
+                           count(*) FILTER (WHERE s.source_key IS NOT NULL AND {changed}),
+                           count(*) FILTER (WHERE s.source_key IS NOT NULL AND NOT ({changed})),
+                           min(least(l.sold_at, s.sold_at)) FILTER (WHERE s.source_key IS NULL OR {changed}),
+                           max(greatest(l.sold_at, s.sold_at)) FILTER (WHERE s.source_key IS NULL OR {changed})
+                    FROM {valid} l LEFT JOIN sales s ON s.source = l.source AND s.source_key = l.source_key""",
+                {"source": source},
+            ).fetchone()
+        else:
+            inserted, updated, unchanged = valid_rows, 0, 0
     if inserted or updated:
         sets = ", ".join(f"{c} = l.{c}" for c in COLS)
         with timings("merge"):

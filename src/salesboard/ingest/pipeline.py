@@ -28,8 +28,8 @@ from . import load, mapping as mappings, quarantine
 from .enrichment import enrich_select, products, regions
 from .mapping import Mapping
 from .sources import files
-from .transform import Params, typed_select
-from .validation import mark_duplicates, reasons_sql
+from .transform import Params, raw_json, typed_select
+from .validation import known_currency_sql, mark_duplicates, reasons_sql
 
 # CLI exit codes of an import (docs/imports.md).
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 5, 6
@@ -67,24 +67,32 @@ def options(store: Store) -> Options:
     return Options(s.base_currency.upper(), s.import_future_days, s.fx_max_age_days)
 
 
-def first_rowid(cur, stage: str = STAGE) -> int:
-    return cur.execute(f"SELECT coalesce(min(rowid), 0) FROM {stage}").fetchone()[0]
+def number_rows(cur, table: str = TYPED) -> None:
+    """Add __row: 1, 2, ... in source order, from the rowids of a table just written in that order.
+
+    (An UPDATE of a list column moves a row to a new rowid, so rowids cannot
+    serve as row numbers later; inside a transaction they start at 2**55.)
+    """
+    first = cur.execute(f"SELECT coalesce(min(rowid), 0) FROM {table}").fetchone()[0]
+    cur.execute(f"ALTER TABLE {table} ADD COLUMN __row BIGINT")
+    cur.execute(f"UPDATE {table} SET __row = rowid - {int(first)} + 1")
 
 
-def typed_sql(cur, m: Mapping, resolved: dict[str, str], columns: list[str], opts: Options, p: Params,
-              stage: str = STAGE) -> str:
-    """The per-row SQL: final sales columns, the product fields, and every reason (duplicates aside)."""
+def typed_sql(cur, m: Mapping, resolved: dict[str, str], staged: files.Staged, opts: Options, p: Params) -> str:
+    """The one pass over the source: final sales columns, the product fields, every reason (duplicates aside)
+    and, for rows with a reason, the source row as it was (`__raw`)."""
     have_rates = cur.execute("SELECT count(*) > 0 FROM fx_rates WHERE base = $b",
                              {"b": opts.base_currency}).fetchone()[0]
-    enriched = enrich_select(typed_select(m, resolved, columns, opts.base_currency, p, stage,
-                                          first_rowid(cur, stage)), m, p,
-                             base_currency=opts.base_currency, fx_max_age_days=opts.fx_max_age_days,
+    p.values.update(staged.params)
+    enriched = enrich_select(typed_select(m, resolved, staged.columns, opts.base_currency, p, staged.relation),
+                             m, p, base_currency=opts.base_currency, fx_max_age_days=opts.fx_max_age_days,
                              have_rates=have_rates)
     reasons = reasons_sql(m, p, base_currency=opts.base_currency, future_days=opts.future_days,
                           fx_max_age_days=opts.fx_max_age_days)
     final = ", ".join(f"{expr} AS {name}" for name, expr in load.FINAL.items())
-    return (f"SELECT __row, source_key, {final}, state, sku, product_name, category, {reasons} AS reasons "
-            f"FROM ({enriched})")
+    return (f"SELECT source_key, {final}, state, sku, product_name, category, reasons, "
+            f"CASE WHEN len(reasons) > 0 THEN {raw_json(staged.columns)} END AS __raw "
+            f"FROM (SELECT *, {reasons} AS reasons FROM (SELECT *, {known_currency_sql()} FROM ({enriched})))")
 
 
 @contextmanager
@@ -114,20 +122,29 @@ def transaction(store: Store, cur):
 
 def process(store: Store, cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, opts: Options,
             progress, finish) -> dict:
-    """Map, validate and enrich the staged rows, then load them and call finish(cur, counts) in ONE transaction.
+    """Map, validate and enrich the source rows, then load them and call finish(cur, counts) in ONE transaction.
 
-    Mapping and validation only fill temp tables of this private connection,
-    so they run before the transaction (DuckDB scans temp tables created
-    inside a transaction 4x slower) and hold no lock.
+    The typed pass (read, map, validate, enrich) fills a temp table of this
+    private connection before the transaction (DuckDB scans temp tables
+    created inside a transaction 4x slower) and holds no lock.
     """
     resolved = mappings.resolve_columns(m, staged.columns)
     p = Params()
-    progress("validating")
     timings = progress.timings
-    with timings("validate"):
-        cur.execute(f"CREATE TEMP TABLE {TYPED} AS {typed_sql(cur, m, resolved, staged.columns, opts, p)}",
-                    p.values)
+    with timings("read_validate"):
+        try:
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE {TYPED} AS {typed_sql(cur, m, resolved, staged, opts, p)}",
+                        p.values)
+        except duckdb.Error as exc:
+            raise files.reader_error(staged.info, exc) from None
+        staged.rows = cur.execute(f"SELECT count(*) FROM {TYPED}").fetchone()[0]
+        staged.count_rejects(cur)
+    progress("validating")
+    with timings("duplicates"):
+        number_rows(cur)
         dups = mark_duplicates(cur, TYPED)
+        if dups:
+            quarantine.fill_raw(cur, TYPED, staged)
     with transaction(store, cur):
         counts = _load(cur, m, staged, source=source, run_id=run_id, progress=progress, dups=dups)
         finish(cur, counts)
@@ -145,8 +162,7 @@ def _load(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, pr
     with timings("quarantine"):
         bad = cur.execute(f"SELECT count(*) FROM {TYPED} WHERE len(reasons) > 0").fetchone()[0]
         if bad:
-            quarantine.insert_invalid(cur, TYPED, STAGE, staged.columns, run_id=run_id, source=source,
-                                      mapping=mapping_ref, now=now, first_rowid=first_rowid(cur))
+            quarantine.insert_invalid(cur, TYPED, run_id=run_id, source=source, mapping=mapping_ref, now=now)
         if staged.rejects:
             quarantine.insert_rejects(cur, staged.rejects_table, run_id=run_id, source=source,
                                       mapping=mapping_ref, now=now)
@@ -175,7 +191,7 @@ def _ledger(cur, run_id: str, *, source: str, kind: str, started: datetime, stat
 class _Progress:
     """Turns DuckDB's per-statement progress into rows done and rows/s for the caller's progress bar."""
 
-    _WEIGHTS = {"reading": (0.0, 0.6), "validating": (0.6, 0.85), "loading": (0.85, 1.0)}
+    _WEIGHTS = {"reading": (0.0, 0.6), "validating": (0.6, 0.65), "loading": (0.65, 1.0)}
 
     def __init__(self, report, total: int | None):
         self.report, self.total, self.started = report, total, time.monotonic()
@@ -260,8 +276,7 @@ def run_file(store: Store, actor, path: str, *, mapping: str | None = None, sour
             info = files.detect(file, Path(tmp), encoding=encoding, delimiter=delimiter, fmt=fmt)
             detail.update(info.as_dict())
             with private_cursor(store) as cur, track.polling(cur):
-                with track.timings("read"):
-                    staged = files.stage(cur, info, STAGE, run_id.replace("-", "_"))
+                staged = files.open_source(cur, info, run_id.replace("-", "_"))
                 m = mappings.load(mapping) if mapping else mappings.detect(staged.columns)
                 run_source = source or m.source or "file"
                 detail["mapping"] = m.origin.removeprefix("built-in:")
@@ -345,7 +360,7 @@ def replay(store: Store, actor, *, ids: list[int] | None = None, run_id: str | N
             with private_cursor(store) as cur:
                 columns = quarantine.stage_rows(cur, group["ids"], STAGE)
                 m = mappings.load(mapping or group["mapping"])
-                staged = files.Staged(info=None, rows=len(group["ids"]), columns=columns)
+                staged = files.Staged(info=None, rows=len(group["ids"]), columns=columns, relation=STAGE)
 
                 def finish(cur, counts, group=group, new_run=new_run, started=started, t0=t0, detail=detail):
                     nonlocal summary

@@ -15,7 +15,7 @@ import duckdb
 
 from ..auth import audit
 from ..errors import NotFound, ValidationError
-from .transform import ident
+from .transform import SRC, ident, raw_json
 
 READER_LINE = "_csv_line"  # raw key of a line the CSV reader could not split (cannot be re-mapped)
 
@@ -24,17 +24,32 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def insert_invalid(cur: duckdb.DuckDBPyConnection, typed: str, stage: str, columns: list[str], *,
-                   run_id: str, source: str, mapping: str, now: datetime, first_rowid: int) -> None:
-    """Quarantine the rows of `typed` that have reasons, with their raw source row from `stage`."""
-    raw = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := s.{ident(c)}" for c in columns) + "))"
+def insert_invalid(cur: duckdb.DuckDBPyConnection, typed: str, *, run_id: str, source: str, mapping: str,
+                   now: datetime) -> None:
+    """Quarantine the rows of `typed` that have reasons, with their raw source row (`__raw`)."""
     cur.execute(
         f"""INSERT INTO quarantine (run_id, source, mapping, row_number, source_key, raw, reasons, created_at)
-            SELECT $run, $source, $mapping, t.__row, t.source_key, {raw}, t.reasons, $now
-            FROM {typed} t JOIN (SELECT rowid - {int(first_rowid)} + 1 AS __row, * FROM {stage}) s ON s.__row = t.__row
-            WHERE len(t.reasons) > 0 ORDER BY t.__row""",
+            SELECT $run, $source, $mapping, __row, source_key, __raw, reasons, $now
+            FROM {typed} WHERE len(reasons) > 0 ORDER BY __row""",
         {"run": run_id, "source": source, "mapping": mapping, "now": now},
     )
+
+
+def fill_raw(cur: duckdb.DuckDBPyConnection, typed: str, staged, stage_table: str = "__restage") -> None:
+    """Raw rows for rows that got a reason after the typed pass (duplicates): read the source once more.
+
+    The typed pass builds a raw row only for rows with reasons then; this rare
+    path pays one more read of the source rather than every import keeping
+    every raw row.
+    """
+    staged.materialize(cur, stage_table)
+    first = cur.execute(f"SELECT coalesce(min(rowid), 0) FROM {stage_table}").fetchone()[0]
+    cur.execute(
+        f"""UPDATE {typed} SET __raw = s.__raw FROM (SELECT rowid - {first} + 1 AS __row, {raw_json(staged.columns)} AS __raw
+                FROM (SELECT {", ".join(f"{ident(c)} AS {SRC}{i}" for i, c in enumerate(staged.columns))}, rowid
+                      FROM {stage_table})) s
+            WHERE {typed}.__row = s.__row AND {typed}.__raw IS NULL AND len({typed}.reasons) > 0""")
+    cur.execute(f"DROP TABLE {stage_table}")
 
 
 def insert_rejects(cur: duckdb.DuckDBPyConnection, rejects_table: str, *, run_id: str, source: str, mapping: str,
@@ -44,7 +59,8 @@ def insert_rejects(cur: duckdb.DuckDBPyConnection, rejects_table: str, *, run_id
         f"""INSERT INTO quarantine (run_id, source, mapping, row_number, source_key, raw, reasons, created_at)
             SELECT $run, $source, $mapping, NULL, NULL, json_object('{READER_LINE}', trim(any_value(csv_line), chr(13) || chr(10))),
                    list('record ' || line::VARCHAR || ' (the header is record 1): ' || error_message ORDER BY column_idx), $now
-            FROM {rejects_table} GROUP BY line ORDER BY line""",
+            FROM {rejects_table} WHERE scan_id = (SELECT min(scan_id) FROM {rejects_table})  -- a re-read adds copies
+            GROUP BY line ORDER BY line""",
         {"run": run_id, "source": source, "mapping": mapping, "now": now},
     )
 

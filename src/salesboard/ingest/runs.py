@@ -6,8 +6,10 @@ import json
 import tempfile
 from pathlib import Path
 
+import duckdb
+
 from . import mapping as mappings
-from .pipeline import STAGE, Options, options, typed_sql
+from .pipeline import Options, number_rows, options, typed_sql
 from .sources import files
 from .transform import Params
 
@@ -33,17 +35,25 @@ def preview(store, path: str, *, mapping: str | None = None, encoding: str | Non
         cur = store.cursor().cursor()  # a private connection: its temp tables vanish with it
         try:
             cur.execute("SET TimeZone = 'UTC'")
-            staged = files.stage(cur, info, STAGE, "check")
-            m = mappings.load(mapping) if mapping else mappings.detect(staged.columns)
-            resolved = mappings.resolve_columns(m, staged.columns)
+            source = files.open_source(cur, info, "check")
+            m = mappings.load(mapping) if mapping else mappings.detect(source.columns)
+            resolved = mappings.resolve_columns(m, source.columns)
+            try:
+                total = cur.execute(f"SELECT count(*) FROM {source.relation}", source.params).fetchone()[0]
+            except duckdb.Error as exc:
+                raise files.reader_error(info, exc) from None
+            source.count_rejects(cur)
+            cur.execute(f"CREATE TEMP TABLE __head AS SELECT * FROM {source.relation} LIMIT {int(limit)}",
+                        source.params)
+            head = files.Staged(info=info, rows=0, columns=source.columns, relation="__head")
             p = Params()
-            cur.execute(f"CREATE TEMP TABLE __head AS SELECT * FROM {STAGE} LIMIT {int(limit)}")
-            sql = typed_sql(cur, m, resolved, staged.columns, opts, p, stage="__head")
-            rel = cur.execute(f"SELECT * EXCLUDE (__row) FROM ({sql}) ORDER BY __row", p.values)
+            cur.execute(f"CREATE TEMP TABLE __preview AS {typed_sql(cur, m, resolved, head, opts, p)}", p.values)
+            number_rows(cur, "__preview")
+            rel = cur.execute("SELECT * EXCLUDE (__raw, __row) FROM __preview ORDER BY __row")
             cols = [d[0] for d in rel.description]
             rows = [dict(zip(cols, r)) for r in rel.fetchall()]
         finally:
             cur.close()
-    return {"mapping": m.origin.removeprefix("built-in:"), "columns": staged.columns, "file": info.as_dict(),
-            "rows_in_file": staged.rows, "rejected_lines": staged.rejects, "rows": rows,
+    return {"mapping": m.origin.removeprefix("built-in:"), "columns": source.columns, "file": info.as_dict(),
+            "rows_in_file": total, "rejected_lines": source.rejects, "rows": rows,
             "errors": sum(1 for r in rows if r["reasons"])}

@@ -30,8 +30,7 @@ class Params:
 RAW = "__raw_"  # prefix of the source text kept beside a typed field, for messages
 
 
-def _number_text(col: str, m: Mapping, p: Params) -> str:
-    text = f"trim({col}::VARCHAR)"
+def _number_text(text: str, m: Mapping, p: Params) -> str:
     if m.thousands_separator:
         text = f"replace({text}, {p(m.thousands_separator)}, '')"
     if m.decimal_separator == ",":
@@ -57,37 +56,48 @@ def _timestamp(text: str, m: Mapping, p: Params) -> str:
     return f"CASE WHEN regexp_matches({text}, '(Z|[+-]\\d\\d(:?\\d\\d)?)$') THEN {with_offset} ELSE {local} END"
 
 
-def _typed(kind: str, col: str, m: Mapping, p: Params) -> str:
-    text = f"nullif(trim({col}::VARCHAR), '')"
+def _typed(kind: str, text: str, m: Mapping, p: Params) -> str:
+    """`text` is the trimmed source text (NULL when empty)."""
     if kind == "text":
         return text
     if kind == "integer":
-        return f"TRY_CAST({_number_text(col, m, p)} AS BIGINT)"
+        return f"TRY_CAST({_number_text(text, m, p)} AS BIGINT)"
     if kind == "decimal":
-        return f"TRY_CAST({_number_text(col, m, p)} AS DECIMAL(18, 4))"
+        return f"TRY_CAST({_number_text(text, m, p)} AS DECIMAL(18, 4))"
     return _timestamp(text, m, p)
 
 
 _SQL_TYPE = {"text": "VARCHAR", "integer": "BIGINT", "decimal": "DECIMAL(18, 4)", "timestamp": "TIMESTAMP"}
+SRC = "__c"  # prefix of the source columns carried through the typed pass (for a quarantined row's raw JSON)
+
+
+def raw_json(columns: list[str]) -> str:
+    """The source row as it was: a JSON object of source column -> value (over the typed pass's columns)."""
+    return "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {SRC}{i}" for i, c in enumerate(columns)) + "))"
 
 
 def typed_select(m: Mapping, resolved: dict[str, str], stage_columns: list[str], base_currency: str,
-                 p: Params, table: str = "__stage", first_rowid: int = 0) -> str:
-    """SELECT __row, every canonical field, extras and raw texts FROM the staging table.
+                 p: Params, relation: str = "__stage") -> str:
+    """SELECT every canonical field, extras, raw texts and the source columns (as __c0, __c1 ...) FROM relation.
 
-    __row numbers the staged rows from 1 (rowids inside a transaction start at 2**55, hence first_rowid).
+    Each mapped source column is trimmed once (layer 0); typed values and the
+    raw texts used in messages are computed from that (a column mapped to
+    two fields, or kept as a raw text beside its typed value, costs one trim).
     """
-    l1 = [f"rowid - {int(first_rowid)} + 1 AS __row"]
+    index = {c: i for i, c in enumerate(stage_columns)}
+    l0 = [f"{ident(c)} AS {SRC}{i}" for i, c in enumerate(stage_columns)]
+    l0 += [f"nullif(trim({ident(c)}::VARCHAR), '') AS __t{index[c]}" for c in dict.fromkeys(resolved.values())]
+    l1 = [f"{SRC}{i}" for i in range(len(stage_columns))]
     for name, kind in FIELDS.items():
         if name in resolved:
-            col = ident(resolved[name])
-            expr = _typed(kind, col, m, p)
+            text = f"__t{index[resolved[name]]}"
+            expr = _typed(kind, text, m, p)
             if name == "currency":
                 expr = f"upper({expr})"
             elif name == "status":
                 expr = _status(expr, m, p)
             l1.append(f"{expr} AS {name}")
-            l1.append(f"nullif(trim({col}::VARCHAR), '') AS {RAW}{name}")
+            l1.append(f"{text} AS {RAW}{name}")
         else:
             const = m.constants.get(name)
             value = f"CAST({p(str(const))} AS {_SQL_TYPE[kind]})" if const is not None else f"NULL::{_SQL_TYPE[kind]}"
@@ -97,16 +107,16 @@ def typed_select(m: Mapping, resolved: dict[str, str], stage_columns: list[str],
             l1.append(f"{p(None if const is None else str(const))}::VARCHAR AS {RAW}{name}")
     for name, col in m.extras.items():
         if name in resolved:
-            l1.append(f"{_typed('decimal', ident(resolved[name]), m, p)} AS {name}")
-            l1.append(f"nullif(trim({ident(resolved[name])}::VARCHAR), '') AS {RAW}{name}")
+            text = f"__t{index[resolved[name]]}"
+            l1.append(f"{_typed('decimal', text, m, p)} AS {name}")
+            l1.append(f"{text} AS {RAW}{name}")
         else:
             l1.append(f"NULL::DECIMAL(18, 4) AS {name}")
             l1.append(f"NULL::VARCHAR AS {RAW}{name}")
     if "source_key" not in resolved and "source_key" not in m.constants:
         # No key column: the row's content is its identity, so a re-import still changes nothing.
-        row = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in stage_columns) + "))"
-        l1 = [e if not e.endswith(" AS source_key") else f"md5({row}) AS source_key" for e in l1]
-    sql = f"SELECT {', '.join(l1)} FROM {table}"
+        l1 = [e if not e.endswith(" AS source_key") else f"md5({raw_json(stage_columns)}) AS source_key" for e in l1]
+    sql = f"SELECT {', '.join(l1)} FROM (SELECT {', '.join(l0)} FROM {relation})"
 
     # Defaults that expressions may rely on.
     defaults = {

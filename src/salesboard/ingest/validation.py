@@ -31,10 +31,14 @@ def _not_a_number(name: str) -> tuple[str, str]:
     return (f"{name} IS NULL AND {RAW}{name} IS NOT NULL", f"'{name}: ' || {_q(name)} || ' is not a number'")
 
 
-def _currency_list() -> str:
-    # Inlined constants (checked to be 3 capital letters), so DuckDB can build one hash set for them.
+KNOWN_CURRENCY = "__known_currency"  # a column: computed once per row by known_currency_sql()
+
+
+def known_currency_sql() -> str:
+    """`currency IN (ISO list)` as one column: every use of the list in SQL is a hash join of its own."""
+    # Inlined constants (checked to be 3 capital letters), so DuckDB builds one hash set for them.
     assert all(len(c) == 3 and c.isalpha() and c.isupper() for c in ISO_CURRENCIES)
-    return "(" + ", ".join(f"'{c}'" for c in ISO_CURRENCIES) + ")"
+    return "currency IN (" + ", ".join(f"'{c}'" for c in ISO_CURRENCIES) + f") AS {KNOWN_CURRENCY}"
 
 
 def rules(m: Mapping, p: Params, *, base_currency: str, future_days: int, fx_max_age_days: int) -> list[tuple[str, str]]:
@@ -63,11 +67,11 @@ def rules(m: Mapping, p: Params, *, base_currency: str, future_days: int, fx_max
         (f"(unit_price IS NULL) <> (net_amount IS NULL) AND quantity <> 0 AND {RAW}unit_price IS NULL "
          f"AND {RAW}net_amount IS NULL", "'unit_price: could not be computed from the amount (is discount 1?)'"),
         ("unit_price < 0", "'unit_price: ' || unit_price::VARCHAR || ' is negative'"),
-        (f"currency <> {base} AND currency NOT IN {_currency_list()}",
+        (f"currency <> {base} AND NOT {KNOWN_CURRENCY}",
          "'currency: \"' || currency || '\" is not a known ISO 4217 code'"),
         ("status NOT IN (" + ", ".join(f"'{x}'" for x in STATUSES) + ")",
          f"'status: \"' || status || '\" is not one of {', '.join(STATUSES)} (map it in [status_values])'"),
-        (f"__fx_rate IS NULL AND sold_at IS NOT NULL AND currency IN {_currency_list()}",
+        (f"__fx_rate IS NULL AND sold_at IS NOT NULL AND {KNOWN_CURRENCY}",
          f"'currency: no ' || currency || '->' || {base} || ' rate on or within ' || {p(fx_max_age_days)}::VARCHAR"
          " || ' day(s) before ' || strftime(sold_at, '%Y-%m-%d') || '; import rates with `salesboard fx import`'"),
         ("__fx_rate <> 1 AND (abs(net_amount * __fx_rate) >= 1e16 OR abs(cost * __fx_rate) >= 1e16)",
@@ -94,13 +98,14 @@ DUPLICATE_REASON = "appears again in row"
 
 def mark_duplicates(cur: duckdb.DuckDBPyConnection, table: str) -> int:
     """Within one batch the LAST valid row of a key wins; earlier ones get a reason naming the winner."""
-    cur.execute(f"""CREATE TEMP TABLE __dups AS SELECT source_key, max(__row) AS winner FROM {table}
+    cur.execute(f"""CREATE OR REPLACE TEMP TABLE __dups AS SELECT source_key, max(__row) AS winner FROM {table}
                     WHERE len(reasons) = 0 GROUP BY source_key HAVING count(*) > 1""")
     n = 0
     if cur.execute("SELECT count(*) FROM __dups").fetchone()[0]:
         n = cur.execute(
             f"""UPDATE {table} SET reasons = list_append(reasons, 'source_key: "' || {table}.source_key ||
-                    '" {DUPLICATE_REASON} ' || d.winner::VARCHAR || ' of this file; the last row wins')
+                    '" {DUPLICATE_REASON} ' || d.winner::VARCHAR ||
+                    ' of this file; the last row wins')
                 FROM __dups d WHERE {table}.source_key = d.source_key AND len({table}.reasons) = 0
                   AND {table}.__row < d.winner""").fetchone()[0]
     cur.execute("DROP TABLE __dups")

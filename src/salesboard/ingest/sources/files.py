@@ -3,7 +3,9 @@
 CSV/TSV go through `read_csv` (delimiter sniffed, every value kept as text,
 malformed lines reported through `store_rejects`); Parquet and JSON/NDJSON
 through `read_parquet`/`read_json`; Excel .xlsx through python-calamine into
-Arrow. Files that are not UTF-8 are transcoded to a temporary UTF-8 copy in
+Arrow. The readers do not fill a staging table: the pipeline's one typed pass
+reads the file directly (materializing every column as text cost as much as
+all the validation). Files that are not UTF-8 are transcoded to a temporary UTF-8 copy in
 1 MiB chunks, so memory stays bounded whatever the file size.
 """
 
@@ -41,11 +43,27 @@ class FileInfo:
 
 @dataclass
 class Staged:
-    info: FileInfo
+    """A source ready to read: `SELECT ... FROM {relation}` with `params` bound."""
+
+    info: FileInfo | None
     rows: int
     columns: list[str]
     rejects: int = 0                 # lines the CSV reader could not split ...
     rejects_table: str | None = None  # ... listed in this temp table (line, csv_line, error_message)
+    relation: str = "__stage"
+    params: dict = field(default_factory=dict)
+
+    def count_rejects(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """After a full scan: the number of lines the reader rejected."""
+        if self.rejects_table and cur.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $t",
+                                              {"t": self.rejects_table}).fetchone()[0]:
+            # DISTINCT: a line appears once per rejected column, and once more per later scan of the file.
+            self.rejects = cur.execute(f"SELECT count(DISTINCT line) FROM {self.rejects_table}").fetchone()[0]
+        return self.rejects
+
+    def materialize(self, cur: duckdb.DuckDBPyConnection, table: str) -> None:
+        """Every row as it is, in source order (rowid = row order), for the rare step that needs them all."""
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {self.relation}", self.params)
 
 
 def _normalize_encoding(name: str) -> str:
@@ -178,45 +196,53 @@ def _transcode(path: Path, compression: str | None, encoding: str, workdir: Path
     return target
 
 
-def stage(cur: duckdb.DuckDBPyConnection, info: FileInfo, table: str, run_tag: str) -> Staged:
-    """Create temp table `table` with the file's rows as they are; report lines the reader rejected."""
-    rejects, rejects_table = 0, None
+def open_source(cur: duckdb.DuckDBPyConnection, info: FileInfo, run_tag: str) -> Staged:
+    """The file as a relation to read from; not materialized: the pipeline's typed pass reads the file once.
+
+    CSV keeps every value as text and reports lines it cannot split through
+    `store_rejects`; Parquet/JSON are read as they are; an Excel sheet becomes
+    a temp table (it is in memory already).
+    """
+    params: dict = {"src_path": str(info.path)}
+    rejects_table = None
     if info.format == "csv":
-        rejects_table, scan_table = f"__rejects_{run_tag}", f"__scans_{run_tag}"
-        opts = {"path": str(info.path), "rt": rejects_table, "rs": scan_table}
+        rejects_table = f"__rejects_{run_tag}"
+        params.update(src_rt=rejects_table, src_rs=f"__scans_{run_tag}")
         extra = ""
         if info.delimiter:
-            extra += ", delim = $delim"
-            opts["delim"] = "\t" if info.delimiter in ("\\t", "tab") else info.delimiter
+            extra += ", delim = $src_delim"
+            params["src_delim"] = "\t" if info.delimiter in ("\\t", "tab") else info.delimiter
         if info.compression == "gzip":
             extra += ", compression = 'gzip'"
-        try:
-            cur.execute(
-                f"CREATE TEMP TABLE {table} AS SELECT * FROM read_csv($path, all_varchar = true, header = true, "
-                f"store_rejects = true, rejects_table = $rt, rejects_scan = $rs{extra})", opts)
-        except duckdb.Error as exc:
-            raise ValidationError(f"{info.original}: cannot read as CSV ({_first_line(exc)})") from None
-        rejects = cur.execute(f"SELECT count(DISTINCT line) FROM {rejects_table}").fetchone()[0]
+        relation = ("read_csv($src_path, all_varchar = true, header = true, store_rejects = true, "
+                    f"rejects_table = $src_rt, rejects_scan = $src_rs{extra})")
     elif info.format == "parquet":
-        _create(cur, table, "read_parquet($path)", info)
+        relation = "read_parquet($src_path)"
     elif info.format == "json":
         comp = ", compression = 'gzip'" if info.compression == "gzip" else ""
-        _create(cur, table, f"read_json($path, format = 'auto'{comp})", info)
-    elif info.format == "xlsx":
+        relation = f"read_json($src_path, format = 'auto'{comp})"
+    else:  # xlsx
+        relation, params = f"__xlsx_{run_tag}", {}
         arrow = _xlsx_to_arrow(info.path)
         cur.register("__xlsx_arrow", arrow)
-        cur.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM __xlsx_arrow")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM __xlsx_arrow")
         cur.unregister("__xlsx_arrow")
-    columns = [r[0] for r in cur.execute(f"DESCRIBE {table}").fetchall()]
-    count = cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    return Staged(info=info, rows=count, columns=columns, rejects=rejects, rejects_table=rejects_table)
-
-
-def _create(cur, table: str, reader: str, info: FileInfo) -> None:
+    staged = Staged(info=info, rows=0, columns=[], rejects_table=rejects_table, relation=relation, params=params)
     try:
-        cur.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {reader}", {"path": str(info.path)})
+        staged.columns = [r[0] for r in cur.execute(f"DESCRIBE SELECT * FROM {relation}", params).fetchall()]
     except duckdb.Error as exc:
-        raise ValidationError(f"{info.original}: cannot read as {info.format} ({_first_line(exc)})") from None
+        raise reader_error(info, exc) from None
+    return staged
+
+
+_FORMAT_NAMES = {"csv": "CSV", "parquet": "parquet", "json": "json", "xlsx": "Excel"}
+
+
+def reader_error(info: FileInfo | None, exc: Exception) -> Exception:
+    """A reader error as the user's one-line error (replays have no file: the error stays as it is)."""
+    if info is None or not isinstance(exc, duckdb.Error):
+        return exc
+    return ValidationError(f"{info.original}: cannot read as {_FORMAT_NAMES[info.format]} ({_first_line(exc)})")
 
 
 def _first_line(exc: Exception) -> str:
