@@ -78,9 +78,14 @@ def number_rows(cur, table: str = TYPED) -> None:
     cur.execute(f"UPDATE {table} SET __row = rowid - {int(first)} + 1")
 
 
-def typed_sql(cur, m: Mapping, resolved: dict[str, str], staged: files.Staged, opts: Options, p: Params) -> str:
+def typed_sql(cur, m: Mapping, resolved: dict[str, str], staged: files.Staged, opts: Options, p: Params, *,
+              lean: bool = True) -> str:
     """The one pass over the source: final sales columns, the product fields, every reason (duplicates aside)
-    and, for rows with a reason, the source row as it was (`__raw`)."""
+    and, for rows with a reason, the source row as it was (`__raw`).
+
+    lean: product name/category only for SKUs not known yet and state only for rows without a region (what
+    the later steps use); NULL elsewhere keeps the temp table of a big import small. A preview shows them all.
+    """
     have_rates = cur.execute("SELECT count(*) > 0 FROM fx_rates WHERE base = $b",
                              {"b": opts.base_currency}).fetchone()[0]
     p.values.update(staged.params)
@@ -90,7 +95,11 @@ def typed_sql(cur, m: Mapping, resolved: dict[str, str], staged: files.Staged, o
     reasons = reasons_sql(m, p, base_currency=opts.base_currency, future_days=opts.future_days,
                           fx_max_age_days=opts.fx_max_age_days)
     final = ", ".join(f"{expr} AS {name}" for name, expr in load.FINAL.items())
-    return (f"SELECT source_key, {final}, state, sku, product_name, category, reasons, "
+    extra = ("CASE WHEN region IS NULL THEN state END AS state, sku, "
+             "CASE WHEN product_id IS NULL THEN product_name END AS product_name, "
+             "CASE WHEN product_id IS NULL THEN category END AS category") if lean else \
+        "state, sku, product_name, category"
+    return (f"SELECT source_key, {final}, {extra}, reasons, "
             f"CASE WHEN len(reasons) > 0 THEN {raw_json(staged.columns)} END AS __raw "
             f"FROM (SELECT *, {reasons} AS reasons FROM (SELECT *, {known_currency_sql()} FROM ({enriched})))")
 

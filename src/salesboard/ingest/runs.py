@@ -47,7 +47,7 @@ def preview(store, path: str, *, mapping: str | None = None, encoding: str | Non
                         source.params)
             head = files.Staged(info=info, rows=0, columns=source.columns, relation="__head")
             p = Params()
-            cur.execute(f"CREATE TEMP TABLE __preview AS {typed_sql(cur, m, resolved, head, opts, p)}", p.values)
+            cur.execute(f"CREATE TEMP TABLE __preview AS {typed_sql(cur, m, resolved, head, opts, p, lean=False)}", p.values)
             number_rows(cur, "__preview")
             rel = cur.execute("SELECT * EXCLUDE (__raw, __row) FROM __preview ORDER BY __row")
             cols = [d[0] for d in rel.description]
