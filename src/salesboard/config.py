@@ -40,6 +40,8 @@ class Settings:
     max_upload_mb: int = 200
     import_future_days: int = 1       # imports: sale dates later than today + N days are quarantined
     fx_max_age_days: int = 7          # imports: use the latest FX rate at most N days before the sale
+    # imports: DuckDB memory_limit while an import runs (bigger files spill to disk); "" = leave DuckDB's own
+    import_memory_limit: str = "1GB"
     export_max_rows: int = 1_000_000
     log_format: str = "auto"  # auto (json in production, else text) | text | json
     cookie_secure: bool = False

@@ -8,6 +8,7 @@ their verification history for the UI and `backups list`.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -159,5 +160,8 @@ def rows(store) -> dict[str, dict]:
 
 def write_json_atomic(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(data, indent=2, sort_keys=True, default=str))
+        fh.flush()
+        os.fsync(fh.fileno())  # a manifest that survives a crash must describe complete, durable bytes
     tmp.replace(path)

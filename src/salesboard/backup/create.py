@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import secrets
 import shutil
 import subprocess
@@ -33,7 +34,7 @@ import duckdb
 
 from ..store import Store
 from . import BackupError
-from .catalog import LocalBackup, backup_dir, new_name, utcnow, write_json_atomic, MANIFEST_SUFFIX
+from .catalog import MANIFEST_SUFFIX, LocalBackup, backup_dir, new_name, utcnow, write_json_atomic
 from .manifest import CHUNK, FORMAT, database_stats, sha256_file, snapshot_facts, snapshot_mismatch
 from .verify import VerifyReport, verify_backup
 
@@ -116,6 +117,14 @@ def _snapshot_copy_database(store: Store, cur, dest: Path) -> tuple[dict, float]
     finally:
         cur.execute(f"DETACH {alias}")
     return facts, paused
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)  # never the live database: closing this fd is harmless
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _describe_copy(raw: Path) -> tuple[dict, str]:
@@ -214,6 +223,7 @@ def _create(store, method, compress, now, progress):
         report = verify_backup(stored, manifest, folder / ".scratch" / f"{name}.duckdb", progress=progress)
         if not report.ok:
             raise BackupError(f"backup {name} failed verification and was discarded: {report.message}")
+        _fsync(stored)  # on disk before a manifest can call it good (cp does not fsync)
         stored.replace(final)
         manifest["verified_at"] = utcnow().isoformat()
         # snapshot: consistent file + sha256 + manifest content, the "backup time" of bench/backup_speed.py
