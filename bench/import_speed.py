@@ -190,9 +190,9 @@ def memory_only(rows: int) -> None:
     if r is None:
         sys.exit(1)
     verdict = "ok" if r["peak_rss_mb"] <= RSS_LIMIT_MB else f"OVER the {RSS_LIMIT_MB} MB target"
-    limit = os.environ.get("SALESBOARD_DUCKDB_MEMORY_LIMIT", "(default)")
+    limit = os.environ.get("SALESBOARD_IMPORT_MEMORY_LIMIT", "(default: 1100MB)")
     print(f"import of {rows:,} rows: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:,.0f} MB ({verdict}); "
-          f"SALESBOARD_DUCKDB_MEMORY_LIMIT={limit}; load average after {os.getloadavg()[0]:.1f}")
+          f"SALESBOARD_IMPORT_MEMORY_LIMIT={limit}; load average after {os.getloadavg()[0]:.1f}")
     print("import steps (s):", json.dumps(r["timings"]))
 
 

@@ -41,7 +41,7 @@ class Settings:
     import_future_days: int = 1       # imports: sale dates later than today + N days are quarantined
     fx_max_age_days: int = 7          # imports: use the latest FX rate at most N days before the sale
     # imports: DuckDB memory_limit while an import runs (bigger files spill to disk); "" = leave DuckDB's own
-    import_memory_limit: str = "1GB"
+    import_memory_limit: str = "1100MB"
     export_max_rows: int = 1_000_000
     log_format: str = "auto"  # auto (json in production, else text) | text | json
     cookie_secure: bool = False

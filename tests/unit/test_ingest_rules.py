@@ -143,3 +143,30 @@ def test_mapping_expressions_are_an_allow_list():
                      ('"secret * 2"', "'secret' is not a mapped field")]:
         with pytest.raises(ValidationError, match=msg):
             parse(base + bad + "\n", "t")
+
+
+def test_memory_limit_while_importing_then_restored(tmp_path):
+    from dataclasses import replace
+
+    from salesboard.config import Settings
+    from salesboard.store import open_store
+
+    store = open_store(Settings(db=tmp_path / "m.duckdb", env="test", import_memory_limit="300MB"))
+    try:
+        before = store.query_one("SELECT current_setting('memory_limit')")[0]
+        seen = []
+
+        def progress(event):
+            if event["stage"] == "validating":
+                seen.append(store.query_one("SELECT current_setting('memory_limit')")[0])
+
+        f = write(tmp_path, "s.csv", "source_key,sold_at,quantity,unit_price\na,2024-01-02,1,5\n")
+        assert pipeline.run_file(store, LOCAL_ADMIN, f, progress=progress)["inserted"] == 1
+        assert seen == ["286.1 MiB"]  # 300 MB
+        assert store.query_one("SELECT current_setting('memory_limit')")[0] == before
+        store.settings = replace(store.settings, import_memory_limit="lots")
+        with pytest.raises(pipeline.ImportFailed, match="SALESBOARD_IMPORT_MEMORY_LIMIT='lots' is not a memory size"):
+            pipeline.run_file(store, LOCAL_ADMIN, f)
+        assert store.query_one("SELECT current_setting('memory_limit')")[0] == before
+    finally:
+        store.close()

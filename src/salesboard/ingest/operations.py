@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..errors import PermissionDenied
 from ..remote.operations import operation
-from . import mapping as mappings, pipeline, quarantine, runs
+from . import mapping as mappings
+from . import pipeline, quarantine, runs
 from .enrichment import fx
 
 

@@ -24,7 +24,8 @@ import duckdb
 from ..auth import audit
 from ..errors import SalesboardError
 from ..store.connection import Store
-from . import load, mapping as mappings, quarantine
+from . import load, quarantine
+from . import mapping as mappings
 from .enrichment import enrich_select, products, regions
 from .mapping import Mapping
 from .sources import files
@@ -67,15 +68,9 @@ def options(store: Store) -> Options:
     return Options(s.base_currency.upper(), s.import_future_days, s.fx_max_age_days)
 
 
-def number_rows(cur, table: str = TYPED) -> None:
-    """Add __row: 1, 2, ... in source order, from the rowids of a table just written in that order.
-
-    (An UPDATE of a list column moves a row to a new rowid, so rowids cannot
-    serve as row numbers later; inside a transaction they start at 2**55.)
-    """
-    first = cur.execute(f"SELECT coalesce(min(rowid), 0) FROM {table}").fetchone()[0]
-    cur.execute(f"ALTER TABLE {table} ADD COLUMN __row BIGINT")
-    cur.execute(f"UPDATE {table} SET __row = rowid - {int(first)} + 1")
+def first_rowid(cur, table: str = TYPED) -> int:
+    """Rows are numbered from rowids (transform.row_number); inside a transaction rowids start at 2**55."""
+    return cur.execute(f"SELECT coalesce(min(rowid), 0) FROM {table}").fetchone()[0]
 
 
 def typed_sql(cur, m: Mapping, resolved: dict[str, str], staged: files.Staged, opts: Options, p: Params, *,
@@ -99,7 +94,7 @@ def typed_sql(cur, m: Mapping, resolved: dict[str, str], staged: files.Staged, o
              "CASE WHEN product_id IS NULL THEN product_name END AS product_name, "
              "CASE WHEN product_id IS NULL THEN category END AS category") if lean else \
         "state, sku, product_name, category"
-    return (f"SELECT source_key, {final}, {extra}, reasons, "
+    return (f"SELECT source_key, {final}, {extra}, reasons, NULL::BIGINT AS __row, "
             f"CASE WHEN len(reasons) > 0 THEN {raw_json(staged.columns)} END AS __raw "
             f"FROM (SELECT *, {reasons} AS reasons FROM (SELECT *, {known_currency_sql()} FROM ({enriched})))")
 
@@ -147,7 +142,11 @@ def memory_budget(store: Store, cur):
         with _budget_lock:
             _budget_users -= 1
             if _budget_users == 0 and _budget_saved:
-                cur.execute("SET memory_limit = $limit", {"limit": _budget_saved})
+                # RESET gives the default exactly; the saved text is rounded (18.8 GiB), so it is only
+                # used when someone had set another limit.
+                cur.execute("RESET memory_limit")
+                if cur.execute("SELECT current_setting('memory_limit')").fetchone()[0] != _budget_saved:
+                    cur.execute("SET memory_limit = $limit", {"limit": _budget_saved})
 
 
 @contextmanager
@@ -185,17 +184,18 @@ def process(store: Store, cur, m: Mapping, staged: files.Staged, *, source: str,
         staged.count_rejects(cur)
     progress("validating")
     with timings("duplicates"):
-        number_rows(cur)
-        dups = mark_duplicates(cur, TYPED)
+        first = first_rowid(cur)
+        dups = mark_duplicates(cur, TYPED, first)
         if dups:
-            quarantine.fill_raw(cur, TYPED, staged)
+            quarantine.fill_raw(cur, TYPED, staged, first_rowid=first)
     with transaction(store, cur):
-        counts = _load(cur, m, staged, source=source, run_id=run_id, progress=progress, dups=dups)
+        counts = _load(cur, m, staged, source=source, run_id=run_id, progress=progress, dups=dups, first=first)
         finish(cur, counts)
     return counts
 
 
-def _load(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, progress, dups: int) -> dict:
+def _load(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, progress, dups: int,
+          first: int) -> dict:
     timings = progress.timings
     with timings("products"):
         created = products.create_missing(cur, TYPED) if m.unknown_products == "create" else 0
@@ -206,7 +206,8 @@ def _load(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, pr
     with timings("quarantine"):
         bad = cur.execute(f"SELECT count(*) FROM {TYPED} WHERE len(reasons) > 0").fetchone()[0]
         if bad:
-            quarantine.insert_invalid(cur, TYPED, run_id=run_id, source=source, mapping=mapping_ref, now=now)
+            quarantine.insert_invalid(cur, TYPED, run_id=run_id, source=source, mapping=mapping_ref, now=now,
+                                      first_rowid=first)
         if staged.rejects:
             quarantine.insert_rejects(cur, staged.rejects_table, run_id=run_id, source=source,
                                       mapping=mapping_ref, now=now)

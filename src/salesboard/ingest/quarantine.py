@@ -15,7 +15,7 @@ import duckdb
 
 from ..auth import audit
 from ..errors import NotFound, ValidationError
-from .transform import SRC, ident, raw_json
+from .transform import SRC, ident, raw_json, row_number
 
 READER_LINE = "_csv_line"  # raw key of a line the CSV reader could not split (cannot be re-mapped)
 
@@ -25,17 +25,18 @@ def _now() -> datetime:
 
 
 def insert_invalid(cur: duckdb.DuckDBPyConnection, typed: str, *, run_id: str, source: str, mapping: str,
-                   now: datetime) -> None:
+                   now: datetime, first_rowid: int) -> None:
     """Quarantine the rows of `typed` that have reasons, with their raw source row (`__raw`)."""
     cur.execute(
         f"""INSERT INTO quarantine (run_id, source, mapping, row_number, source_key, raw, reasons, created_at)
-            SELECT $run, $source, $mapping, __row, source_key, __raw, reasons, $now
-            FROM {typed} WHERE len(reasons) > 0 ORDER BY __row""",
+            SELECT $run, $source, $mapping, {row_number(first_rowid)}, source_key, __raw, reasons, $now
+            FROM {typed} WHERE len(reasons) > 0 ORDER BY 4""",
         {"run": run_id, "source": source, "mapping": mapping, "now": now},
     )
 
 
-def fill_raw(cur: duckdb.DuckDBPyConnection, typed: str, staged, stage_table: str = "__restage") -> None:
+def fill_raw(cur: duckdb.DuckDBPyConnection, typed: str, staged, *, first_rowid: int,
+             stage_table: str = "__restage") -> None:
     """Raw rows for rows that got a reason after the typed pass (duplicates): read the source once more.
 
     The typed pass builds a raw row only for rows with reasons then; this rare
@@ -48,7 +49,8 @@ def fill_raw(cur: duckdb.DuckDBPyConnection, typed: str, staged, stage_table: st
         f"""UPDATE {typed} SET __raw = s.__raw FROM (SELECT rowid - {first} + 1 AS __row, {raw_json(staged.columns)} AS __raw
                 FROM (SELECT {", ".join(f"{ident(c)} AS {SRC}{i}" for i, c in enumerate(staged.columns))}, rowid
                       FROM {stage_table})) s
-            WHERE {typed}.__row = s.__row AND {typed}.__raw IS NULL AND len({typed}.reasons) > 0""")
+            WHERE {row_number(first_rowid, typed)} = s.__row
+              AND {typed}.__raw IS NULL AND len({typed}.reasons) > 0""")
     cur.execute(f"DROP TABLE {stage_table}")
 
 
@@ -57,7 +59,8 @@ def insert_rejects(cur: duckdb.DuckDBPyConnection, rejects_table: str, *, run_id
     """Quarantine the lines the CSV reader rejected (too many/few columns, bad quoting, bad UTF-8)."""
     cur.execute(
         f"""INSERT INTO quarantine (run_id, source, mapping, row_number, source_key, raw, reasons, created_at)
-            SELECT $run, $source, $mapping, NULL, NULL, json_object('{READER_LINE}', trim(any_value(csv_line), chr(13) || chr(10))),
+            SELECT $run, $source, $mapping, NULL, NULL,
+                   json_object('{READER_LINE}', trim(any_value(csv_line), chr(13) || chr(10))),
                    list('record ' || line::VARCHAR || ' (the header is record 1): ' || error_message ORDER BY column_idx), $now
             FROM {rejects_table} WHERE scan_id = (SELECT min(scan_id) FROM {rejects_table})  -- a re-read adds copies
             GROUP BY line ORDER BY line""",

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from . import mapping as mappings
-from .pipeline import Options, number_rows, options, typed_sql
+from .pipeline import Options, options, typed_sql
 from .sources import files
 from .transform import Params
 
@@ -48,8 +48,7 @@ def preview(store, path: str, *, mapping: str | None = None, encoding: str | Non
             head = files.Staged(info=info, rows=0, columns=source.columns, relation="__head")
             p = Params()
             cur.execute(f"CREATE TEMP TABLE __preview AS {typed_sql(cur, m, resolved, head, opts, p, lean=False)}", p.values)
-            number_rows(cur, "__preview")
-            rel = cur.execute("SELECT * EXCLUDE (__raw, __row) FROM __preview ORDER BY __row")
+            rel = cur.execute("SELECT * EXCLUDE (__raw, __row) FROM __preview ORDER BY rowid")
             cols = [d[0] for d in rel.description]
             rows = [dict(zip(cols, r)) for r in rel.fetchall()]
         finally:

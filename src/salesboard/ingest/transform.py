@@ -84,6 +84,17 @@ def trimmed(text: str) -> str:
     return f"nullif(CASE WHEN {text} < '!' OR {text} >= chr(128) OR {ends} THEN trim({text}) ELSE {text} END, '')"
 
 
+def row_number(first_rowid: int, table: str = "") -> str:
+    """A typed-table row's number in the source (1 = first data row).
+
+    The typed table is written in source order, so rowid - first rowid + 1, except for rows an UPDATE of
+    their `reasons` list moved to a new rowid (DuckDB rewrites such rows): those keep their number in __row.
+    (Filling __row for every row was an UPDATE of every row: 300 MB more RSS on 10M rows.)
+    """
+    t = f"{table}." if table else ""
+    return f"coalesce({t}__row, {t}rowid - {int(first_rowid)} + 1)"
+
+
 def raw_json(columns: list[str]) -> str:
     """The source row as it was: a JSON object of source column -> value (over the typed pass's columns)."""
     return "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {SRC}{i}" for i, c in enumerate(columns)) + "))"

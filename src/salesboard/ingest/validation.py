@@ -96,17 +96,22 @@ def reasons_sql(m: Mapping, p: Params, **kw) -> str:
 DUPLICATE_REASON = "appears again in row"
 
 
-def mark_duplicates(cur: duckdb.DuckDBPyConnection, table: str) -> int:
-    """Within one batch the LAST valid row of a key wins; earlier ones get a reason naming the winner."""
-    cur.execute(f"""CREATE OR REPLACE TEMP TABLE __dups AS SELECT source_key, max(__row) AS winner FROM {table}
+def mark_duplicates(cur: duckdb.DuckDBPyConnection, table: str, first_rowid: int) -> int:
+    """Within one batch the LAST valid row of a key wins; earlier ones get a reason naming the winner.
+
+    Runs before any other update of `table`, so rowids are still in source order; the rows it updates
+    move to new rowids and keep their row number in __row (transform.row_number).
+    """
+    cur.execute(f"""CREATE OR REPLACE TEMP TABLE __dups AS SELECT source_key, max(rowid) AS winner FROM {table}
                     WHERE len(reasons) = 0 GROUP BY source_key HAVING count(*) > 1""")
     n = 0
     if cur.execute("SELECT count(*) FROM __dups").fetchone()[0]:
         n = cur.execute(
-            f"""UPDATE {table} SET reasons = list_append(reasons, 'source_key: "' || {table}.source_key ||
-                    '" {DUPLICATE_REASON} ' || d.winner::VARCHAR ||
+            f"""UPDATE {table} SET __row = {table}.rowid - {int(first_rowid)} + 1,
+                    reasons = list_append(reasons, 'source_key: "' || {table}.source_key ||
+                    '" {DUPLICATE_REASON} ' || (d.winner - {int(first_rowid)} + 1)::VARCHAR ||
                     ' of this file; the last row wins')
                 FROM __dups d WHERE {table}.source_key = d.source_key AND len({table}.reasons) = 0
-                  AND {table}.__row < d.winner""").fetchone()[0]
+                  AND {table}.rowid < d.winner""").fetchone()[0]
     cur.execute("DROP TABLE __dups")
     return n

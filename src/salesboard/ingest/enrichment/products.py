@@ -16,7 +16,7 @@ def create_missing(cur: duckdb.DuckDBPyConnection, table: str) -> int:
     """
     created = cur.execute(
         f"""INSERT INTO products (sku, name, category)
-            SELECT sku, coalesce(arg_max(product_name, __row), sku), coalesce(arg_max(category, __row), 'Uncategorized')
+            SELECT sku, coalesce(arg_max(product_name, rowid), sku), coalesce(arg_max(category, rowid), 'Uncategorized')
             FROM {table} WHERE len(reasons) = 0 AND sku IS NOT NULL AND product_id IS NULL
             GROUP BY sku ORDER BY sku"""
     ).fetchone()[0]
