@@ -170,3 +170,13 @@ def test_memory_limit_while_importing_then_restored(tmp_path):
         assert store.query_one("SELECT current_setting('memory_limit')")[0] == before
     finally:
         store.close()
+
+
+def test_values_are_trimmed_of_spaces_and_no_break_spaces(store, tmp_path):
+    f = write(tmp_path, "s.csv", "source_key,sold_at,quantity,unit_price,customer_name\n"
+              "\u2003k1\u00a0, 2024-01-02 ,\u00a03 ,\u20035.50\u202f,\u3000Ana  Lima\u3000\n"
+              "k2,2024-01-02,1,2,Bo\n")
+    s = pipeline.run_file(store, LOCAL_ADMIN, f)
+    assert (s["inserted"], s["quarantined"]) == (2, 0)
+    assert store.query("SELECT source_key, quantity, unit_price, customer_name FROM sales ORDER BY 1") == [
+        ("k1", 3, Decimal("5.5000"), "Ana  Lima"), ("k2", 1, Decimal("2.0000"), "Bo")]
