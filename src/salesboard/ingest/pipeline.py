@@ -149,20 +149,6 @@ def memory_budget(store: Store, cur):
                     cur.execute("SET memory_limit = $limit", {"limit": _budget_saved})
 
 
-@contextmanager
-def transaction(store: Store, cur):
-    """Store.write() on our own cursor: serialized with every other writer, rolled back on any error."""
-    with store.write_lock:
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        else:
-            cur.execute("COMMIT")
-
-
 def process(store: Store, cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, opts: Options,
             progress, finish) -> dict:
     """Map, validate and enrich the source rows, then load them and call finish(cur, counts) in ONE transaction.
@@ -188,7 +174,7 @@ def process(store: Store, cur, m: Mapping, staged: files.Staged, *, source: str,
         dups = mark_duplicates(cur, TYPED, first)
         if dups:
             quarantine.fill_raw(cur, TYPED, staged, first_rowid=first)
-    with transaction(store, cur):
+    with store.write(cur):
         counts = _load(cur, m, staged, source=source, run_id=run_id, progress=progress, dups=dups, first=first)
         finish(cur, counts)
     return counts

@@ -67,10 +67,14 @@ class Store:
 
     # -- writing ---------------------------------------------------------
     @contextlib.contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One serialized transaction: commits on success, rolls back on any error."""
+    def write(self, cursor: duckdb.DuckDBPyConnection | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One serialized transaction: commits on success, rolls back on any error.
+
+        Pass `cursor` to run it on a connection of the caller's (e.g. one that holds its temp tables);
+        the caller keeps and closes that cursor.
+        """
         with self._write_lock:
-            cur = self._con.cursor()
+            cur = cursor if cursor is not None else self._con.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
@@ -80,7 +84,8 @@ class Store:
             else:
                 cur.execute("COMMIT")
             finally:
-                cur.close()
+                if cursor is None:
+                    cur.close()
 
     @property
     def write_lock(self) -> threading.RLock:
