@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,17 @@ from salesboard.config import Settings
 from salesboard.store import demo, open_store, set_current_store
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# shared/ sits beside the repository (../shared from the repo root), in CI's clean clone too.
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SUPERSTORE = SHARED_DATA / "real" / "superstore.csv"
+
+
+def require_shared_data(path: Path = SUPERSTORE) -> Path:
+    if not path.exists():
+        msg = f"{path} is missing; clone the repository beside the project's shared/ folder"
+        pytest.fail(msg) if IN_CI else pytest.skip(msg)
+    return path
 
 
 def require_service(available: bool, name: str, make_target: str) -> None:

@@ -11,15 +11,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import SUPERSTORE, require_shared_data
 
 from salesboard.config import Settings
 from salesboard.store import open_store
 
-SUPERSTORE = Path("/work/shared/data/real/superstore.csv")
-for _p in Path(__file__).resolve().parents:
-    if (_p / "shared" / "data" / "real" / "superstore.csv").exists():
-        SUPERSTORE = _p / "shared" / "data" / "real" / "superstore.csv"
-        break
 ROWS = 300_000
 
 
@@ -44,6 +40,7 @@ def _check(db: Path) -> tuple[int, int]:
 
 @pytest.mark.parametrize("kill_after", [0.3, 1.2, 2.5])
 def test_kill_9_mid_import_leaves_the_previous_state(tmp_path, kill_after):
+    require_shared_data()
     big = tmp_path / "big.csv"
     con = duckdb.connect()
     con.execute(f"""COPY (SELECT (r.range * 100000 + s."Row ID"::INT)::VARCHAR AS "Row ID", s.* EXCLUDE ("Row ID")

@@ -13,23 +13,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer, require_service
+from conftest import SUPERSTORE, RunningServer, require_shared_data
 
 from salesboard.config import Settings
 from salesboard.errors import DatabaseLockedError
 from salesboard.remote import client
 from salesboard.store import open_store
 
-# shared/ sits beside the repository (../shared from the repo root), in a clean clone as here.
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-SUPERSTORE = (SHARED / "data" / "real" / "superstore.csv").resolve()
 # Fields that differ between any two runs by nature.
 VOLATILE = {"run_id", "duration_s", "timings", "file"}
 
 
 @pytest.fixture
 def data(tmp_path) -> Path:
-    require_service(SUPERSTORE.exists(), f"the shared data set ({SUPERSTORE})", "shared-data")
+    require_shared_data()
     folder = tmp_path / "data"
     folder.mkdir()
     shutil.copy(SUPERSTORE, folder / "superstore.csv")

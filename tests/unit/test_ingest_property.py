@@ -7,7 +7,9 @@ import datetime
 import io
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from salesboard.auth.roles import LOCAL_ADMIN
 from salesboard.config import Settings

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import csv
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pytest
+from conftest import SUPERSTORE, require_shared_data
 
 from salesboard.auth.roles import LOCAL_ADMIN
 from salesboard.ingest import pipeline
 
-SUPERSTORE = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "superstore.csv"
-if not SUPERSTORE.exists():  # CI clones main beside a copy of shared/
-    SUPERSTORE = Path("/work/shared/data/real/superstore.csv")
 CENT = Decimal("0.01")
 
 
 @pytest.fixture(scope="module")
 def file_sums():
     """Sums computed from the file with Python's csv module, independently of DuckDB."""
+    require_shared_data()
     with SUPERSTORE.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     return {

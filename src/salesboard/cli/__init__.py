@@ -10,10 +10,8 @@ import sys
 import click
 
 from ..errors import SalesboardError
+from . import backups, core, imports, users
 from .common import SalesboardGroup
-from . import core, users
-from . import imports
-from . import backups
 
 # Each feature adds its command module here.
 _COMMAND_MODULES = [core, users, backups, imports]

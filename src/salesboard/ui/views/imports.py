@@ -12,7 +12,8 @@ import streamlit as st
 
 from ...auth import audit
 from ...errors import SalesboardError
-from ...ingest import mapping as mappings, pipeline, runs
+from ...ingest import mapping as mappings
+from ...ingest import pipeline, runs
 
 DETECT = "(detect from the columns)"
 TYPES = ["csv", "tsv", "txt", "gz", "zip", "xlsx", "parquet", "json", "ndjson", "jsonl"]
