@@ -81,3 +81,18 @@ def test_every_command_has_help_with_example(run):
 
     for path, cmd in walk(cli, []):
         assert "Example" in (cmd.help or ""), f"`salesboard {' '.join(path)}` --help lacks an example"
+
+
+def test_serve_on_a_busy_port_is_one_line(run):
+    import socket
+
+    run("init")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run("serve", "--port", str(port))
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port} (Address already in use); stop what uses it or pick another "
+        "port with --port"]

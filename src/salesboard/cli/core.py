@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 import click
@@ -74,6 +75,7 @@ def serve(host: str | None, port: int | None) -> None:
     # Fail fast with one line if another process owns the database (the lifespan would only log it).
     probe = open_store(s, migrate=False)
     probe.close()
+    _check_port_free(host, port)
     env = dict(os.environ, SALESBOARD_HOST=host, SALESBOARD_PORT=str(port))
     os.environ.update(env)
     import uvicorn
@@ -83,6 +85,18 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run("salesboard.server:app", host=host, port=port, log_level="warning", access_log=False,
                 ws_ping_interval=20, lifespan="on")
     sys.exit(0)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say so in one line before starting anything, rather than after the lifespan ran."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise SalesboardError(f"cannot listen on {host}:{port} ({exc.strerror}); stop what uses it or pick "
+                                  "another port with --port") from None
 
 
 @click.command()
