@@ -155,3 +155,25 @@ def test_session_token_opens_dashboard(demo_store, username):
     at.sidebar.button(key="logout").click().run()
     assert "You are signed out." in texts(at)
     assert demo_store.query_one("SELECT count(*) FROM sessions WHERE user_id = ?", [user.id])[0] == 0
+
+
+def test_audit_page_filters_and_verifies(demo_store):
+    accounts.register(demo_store, "dana", "a-strong-pass-77")
+    at = run_view("audit", "admin")
+    assert not at.exception
+    df = at.dataframe[0].value
+    assert list(df.action)[:2] == ["register", "demo.seed"]
+    at.multiselect(key="audit_actions").select("register").run()
+    assert list(at.dataframe[0].value.target) == ["dana"]
+    at.button(key="audit_verify").click().run()
+    assert "The audit log is intact" in texts(at)
+    with demo_store.write() as cur:
+        cur.execute("UPDATE audit_log SET actor = 'mallory' WHERE action = 'demo.seed'")
+    at.button(key="audit_verify").click().run()
+    assert "The audit log was altered at entry 1" in texts(at)
+
+
+@pytest.mark.parametrize("username", ["manager", "user"])
+def test_audit_page_is_admin_only(demo_store, username):
+    at = run_view("audit", username)
+    assert "You do not have access to this page." in texts(at)

@@ -28,6 +28,7 @@ PAGES = {
         ("users", "Users", "users", ":material/group:", ADMINS),
         ("jobs", "Jobs", "jobs", ":material/schedule:", ADMINS),
         ("backups", "Backups", "backups", ":material/backup:", ADMINS),
+        ("audit", "Audit log", "audit", ":material/policy:", ADMINS),
     ],
     "Account": [
         ("account", "My account", "account", ":material/person:", EVERYONE),
