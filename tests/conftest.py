@@ -137,6 +137,8 @@ def server(demo_db):
     since = date.today() - timedelta(days=29)
     expected = {role: s.query_one("SELECT sum(net_amount_base) FROM sales WHERE status = 'completed' "
                                   f"AND sold_at >= ? AND {rls}", [since])[0] for role, rls in _RLS.items()}
+    expected["admin East"] = s.query_one("SELECT sum(net_amount_base) FROM sales WHERE status = 'completed' "
+                                         "AND sold_at >= ? AND region = 'East'", [since])[0]
     s.close()
     srv = RunningServer(demo_db)
     srv.expected_revenue = expected  # the demo's 30-day revenue per role, for UI checks

@@ -68,3 +68,14 @@ def test_explorer_export_in_browser(server, page):
     content = open(dl.value.path(), encoding="utf-8").read().splitlines()
     assert content[0].startswith("sold_at,order_id,product")
     assert all(",Uma User," in line for line in content[1:])
+
+
+def test_region_filter_changes_the_figures(server, page):
+    login(page, server.url, "admin", PASSWORDS["admin"])
+    revenue = page.get_by_test_id("stMetric").filter(has_text="Revenue").get_by_test_id("stMetricValue")
+    expect(revenue).to_have_text(f"USD {float(server.expected_revenue['admin']):,.2f}")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stMultiSelect").filter(has_text="Region").click()
+    page.get_by_role("option", name="East", exact=True).click()
+    page.keyboard.press("Escape")
+    expect(revenue).to_have_text(f"USD {float(server.expected_revenue['admin East']):,.2f}")
