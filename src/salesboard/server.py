@@ -85,9 +85,6 @@ def metrics_route(request: Request) -> Response:
     return Response(metrics.render(current_store), media_type="text/plain; version=0.0.4")
 
 
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
 
 def session_cookie(request: Request) -> Response:
     """Exchange a one-time login ticket (from the Streamlit login form) for the HttpOnly session cookie."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,22 +18,16 @@ from salesboard.backup.drill import run_drill
 from salesboard.backup.operations import list_backups, make_backup, prune
 from salesboard.backup.restore import resolve, restore_into_store
 from salesboard.backup.s3 import Offsite
-from tests.conftest import require_service
+from tests.conftest import free_port, require_service
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory):
     exe = Path(sys.executable).with_name("moto_server")
     require_service(exe.exists(), "moto_server (pip package moto[server])", "install")
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
     proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -30,9 +30,5 @@ class ResultCache:
                 self._data.popitem(last=False)
         return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
 
 CACHE = ResultCache()

@@ -83,27 +83,26 @@ class Filters:
                 self.rep_ids, self.grain)
 
 
+# filter field -> (column, SQL list type): each becomes `list_contains(?::TYPE[], column)`
+_LIST_FILTERS = (
+    ("regions", "region", "VARCHAR"),
+    ("channels", "channel", "VARCHAR"),
+    ("product_ids", "product_id", "INTEGER"),
+    ("rep_ids", "rep_id", "INTEGER"),
+)
+
+
 def dimension_sql(f: Filters, principal: Principal) -> tuple[str, list]:
     """Predicate over the dimension columns shared by `sales` and `sales_daily` (no dates)."""
-    parts, params = [], []
-    rls, rls_params = principal.row_filter()
-    parts.append(rls)
-    params += rls_params
-    if f.regions:
-        parts.append("list_contains(?::VARCHAR[], region)")
-        params.append(list(f.regions))
-    if f.channels:
-        parts.append("list_contains(?::VARCHAR[], channel)")
-        params.append(list(f.channels))
-    if f.product_ids:
-        parts.append("list_contains(?::INTEGER[], product_id)")
-        params.append(list(f.product_ids))
+    rls, params = principal.row_filter()
+    parts = [rls]
+    for name, column, sql_type in _LIST_FILTERS:
+        if values := getattr(f, name):
+            parts.append(f"list_contains(?::{sql_type}[], {column})")
+            params.append(list(values))
     if f.categories:
         parts.append("product_id IN (SELECT id FROM products WHERE list_contains(?::VARCHAR[], category))")
         params.append(list(f.categories))
-    if f.rep_ids:
-        parts.append("list_contains(?::INTEGER[], rep_id)")
-        params.append(list(f.rep_ids))
     return " AND ".join(parts), params
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from ..clock import utcnow
 from ..errors import AuthError, NotFound, PermissionDenied, ValidationError
 from ..store import Store
 from . import audit
@@ -19,9 +20,6 @@ from .roles import ROLES, Principal
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
 LOGIN_FAILED = "Invalid username or password."
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def check_username(username: str) -> str:
@@ -91,7 +89,7 @@ def authenticate(store: Store, username: str, password: str, ip: str | None = No
         "SELECT id, password_hash, is_active, is_demo, failed_logins, locked_until FROM users WHERE username = ?",
         [username],
     )
-    now = _now()
+    now = utcnow()
     if row is None:
         verify_password(None, password)  # same cost as a real check
         _fail_audit(store, "login.failure", username, username, "unknown user", ip)
@@ -182,7 +180,7 @@ def _create(store: Store, username: str, password: str, role: str, *, display_na
             "INSERT INTO users (username, display_name, email, role, team, region, password_hash, password_changed_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [username, display_name, email, role, _check_text(team, "Team"), _check_text(region, "Region"),
-             pw_hash, _now()],
+             pw_hash, utcnow()],
         )
         audit.record(cur, action, actor=actor or username, target=username, detail={"role": role}, ip=ip)
     return get_user(store, username)
@@ -251,6 +249,6 @@ def _store_password(store: Store, user: UserRow, password: str, actor: str, acti
     with store.write() as cur:
         cur.execute(
             "UPDATE users SET password_hash = ?, password_changed_at = ?, failed_logins = 0, locked_until = NULL "
-            "WHERE id = ?", [pw_hash, _now(), user.id])
+            "WHERE id = ?", [pw_hash, utcnow(), user.id])
         cur.execute("DELETE FROM sessions WHERE user_id = ?", [user.id])  # password change ends sessions
         audit.record(cur, action, actor=actor, target=user.username)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
 
 import duckdb
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from ..clock import utcnow
 
 
 def record(
@@ -26,7 +23,7 @@ def record(
     """Append one entry inside the caller's write transaction; returns its sequence number."""
     prev = cur.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     prev_hash = prev[0] if prev else ""
-    at = _now()
+    at = utcnow()
     detail_json = json.dumps(detail or {}, sort_keys=True, default=str)
     payload = json.dumps([prev_hash, at.isoformat(), actor, action, target, success, detail_json, ip])
     digest = hashlib.sha256(payload.encode()).hexdigest()

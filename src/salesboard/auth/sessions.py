@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
+from ..clock import utcnow
 from ..store import Store
 from . import audit
 from .accounts import get_user_by_id
@@ -21,9 +22,6 @@ TICKET_TTL = timedelta(seconds=60)
 _TOUCH_EVERY = timedelta(seconds=60)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -31,7 +29,7 @@ def _digest(token: str) -> str:
 
 def create_session(store: Store, user_id: int, ip: str | None = None, user_agent: str | None = None) -> str:
     token = secrets.token_urlsafe(32)
-    now = _now()
+    now = utcnow()
     expires = now + timedelta(hours=store.settings.session_absolute_hours)
     with store.write() as cur:
         cur.execute(
@@ -50,7 +48,7 @@ def resolve_session(store: Store, token: str | None) -> Principal | None:
     if row is None:
         return None
     user_id, last_seen, expires = row
-    now = _now()
+    now = utcnow()
     idle_limit = timedelta(minutes=store.settings.session_idle_minutes)
     if now >= expires or now - last_seen >= idle_limit:
         with store.write() as cur:
@@ -75,7 +73,7 @@ def end_session(store: Store, token: str | None, actor: str | None = None, ip: s
 
 
 def purge_expired(store: Store) -> int:
-    now = _now()
+    now = utcnow()
     idle = now - timedelta(minutes=store.settings.session_idle_minutes)
     with store.write() as cur:
         n = cur.execute(
@@ -89,7 +87,7 @@ def issue_ticket(store: Store, token: str) -> str:
     """A one-time, 60-second ticket the browser exchanges for the HttpOnly session cookie."""
     ticket = secrets.token_urlsafe(24)
     with store.write() as cur:
-        cur.execute("INSERT INTO login_tickets VALUES (?, ?, ?)", [_digest(ticket), token, _now() + TICKET_TTL])
+        cur.execute("INSERT INTO login_tickets VALUES (?, ?, ?)", [_digest(ticket), token, utcnow() + TICKET_TTL])
     return ticket
 
 
@@ -100,6 +98,6 @@ def redeem_ticket(store: Store, ticket: str | None) -> str | None:
         row = cur.execute(
             "DELETE FROM login_tickets WHERE ticket_hash = ? RETURNING token, expires_at", [_digest(ticket)]
         ).fetchone()
-    if row is None or row[1] <= _now():
+    if row is None or row[1] <= utcnow():
         return None
     return row[0]

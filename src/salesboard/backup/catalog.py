@@ -11,7 +11,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from ..config import Settings
@@ -22,9 +22,6 @@ NAME_RE = re.compile(r"^dashboard_backup_(\d{8}_\d{6})$")
 MANIFEST_SUFFIX = ".manifest.json"
 DATA_SUFFIXES = (".duckdb", ".duckdb.gz")
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def backup_dir(settings: Settings) -> Path:

@@ -32,9 +32,10 @@ from pathlib import Path
 
 import duckdb
 
+from ..clock import utcnow
 from ..store import Store
 from . import BackupError
-from .catalog import MANIFEST_SUFFIX, LocalBackup, backup_dir, new_name, utcnow, write_json_atomic
+from .catalog import MANIFEST_SUFFIX, LocalBackup, backup_dir, new_name, write_json_atomic
 from .manifest import CHUNK, FORMAT, database_stats, sha256_file, snapshot_facts, snapshot_mismatch
 from .verify import VerifyReport, verify_backup
 

@@ -12,9 +12,10 @@ import time
 
 import duckdb
 
+from ..clock import utcnow
 from ..store import Store
 from . import BackupError, catalog
-from .catalog import backup_dir, utcnow
+from .catalog import backup_dir
 from .verify import verify_backup
 
 

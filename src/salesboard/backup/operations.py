@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..auth import audit
+from ..clock import utcnow
 from ..remote.operations import operation
 from ..store import Store
 from . import BackupError, catalog, retention, s3
-from .catalog import backup_dir, utcnow
+from .catalog import backup_dir
 from .create import create_backup
 from .drill import last_drill, run_drill
 from .restore import resolve, restore_into_store

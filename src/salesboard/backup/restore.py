@@ -15,10 +15,11 @@ from pathlib import Path
 import duckdb
 
 from ..auth import audit
+from ..clock import utcnow
 from ..config import Settings
 from ..store import Store
 from . import BackupError, catalog
-from .catalog import LocalBackup, backup_dir, utcnow
+from .catalog import LocalBackup, backup_dir
 from .verify import VerifyReport, verify_backup
 
 

@@ -82,13 +82,7 @@ class Offsite:
         """Upload the data file, verify it by reading it back, then upload the manifest (last)."""
         start = time.perf_counter()
         key = self.key(data_path.name)
-        done = 0
-
-        def on_bytes(n):
-            nonlocal done
-            done += n
-            if progress:
-                progress({"stage": "upload", "done": done, "total": manifest["size"]})
+        on_bytes = _byte_progress("upload", manifest["size"], progress)
 
         extra = {"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": manifest["sha256"]}, **self._extra()}
         self._call("upload", self.client.upload_file, str(data_path), self.bucket, key, ExtraArgs=extra,
@@ -139,13 +133,7 @@ class Offsite:
         manifest = load_manifest(mpath)
         dpath = dest_dir / Path(item["data_key"]).name
         tmp = dpath.with_name(dpath.name + ".download")
-        done = 0
-
-        def on_bytes(n):
-            nonlocal done
-            done += n
-            if progress:
-                progress({"stage": "download", "done": done, "total": manifest["size"]})
+        on_bytes = _byte_progress("download", manifest["size"], progress)
 
         self._call("download", self.client.download_file, self.bucket, item["data_key"], str(tmp),
                    Config=self.transfer, Callback=on_bytes)
@@ -170,3 +158,16 @@ class Offsite:
         for key in (item.get("manifest_key"), item.get("data_key")):  # manifest first: never a "good" orphan
             if key:
                 self._call("delete", self.client.delete_object, Bucket=self.bucket, Key=key)
+
+
+def _byte_progress(stage: str, total: int, progress):
+    """A boto3 transfer Callback (called with each chunk's size) that reports the running total."""
+    done = 0
+
+    def on_bytes(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress({"stage": stage, "done": done, "total": total})
+
+    return on_bytes

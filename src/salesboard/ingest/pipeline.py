@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from ..auth import audit
+from ..clock import utcnow
 from ..errors import SalesboardError
 from ..store.connection import Store
 from . import load, quarantine
@@ -54,9 +55,6 @@ class Options:
     future_days: int
     fx_max_age_days: int
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def new_run_id(kind: str) -> str:
@@ -187,7 +185,7 @@ def _load(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, pr
         created = products.create_missing(cur, TYPED) if m.unknown_products == "create" else 0
         if m.defines("country"):
             regions.fill(cur, TYPED)
-    now = _now()
+    now = utcnow()
     mapping_ref = m.origin.removeprefix("built-in:")
     with timings("quarantine"):
         bad = cur.execute(f"SELECT count(*) FROM {TYPED} WHERE len(reasons) > 0").fetchone()[0]
@@ -212,7 +210,7 @@ def _ledger(cur, run_id: str, *, source: str, kind: str, started: datetime, stat
         """INSERT INTO sync_runs (run_id, source, kind, started_at, finished_at, status, rows_read, rows_inserted,
                rows_updated, rows_unchanged, rows_quarantined, error, detail)
            VALUES ($run, $source, $kind, $started, $finished, $status, $read, $ins, $upd, $unch, $q, $err, $detail)""",
-        {"run": run_id, "source": source, "kind": kind, "started": started, "finished": _now(), "status": status,
+        {"run": run_id, "source": source, "kind": kind, "started": started, "finished": utcnow(), "status": status,
          "read": counts.get("rows_read", 0), "ins": counts.get("inserted", 0), "upd": counts.get("updated", 0),
          "unch": counts.get("unchanged", 0), "q": counts.get("quarantined", 0), "err": error,
          "detail": json.dumps(detail, default=str)},
@@ -296,7 +294,7 @@ def run_file(store: Store, actor, path: str, *, mapping: str | None = None, sour
     """Import one file as one run; returns the summary (raises ImportFailed after recording a failed run)."""
     report = progress or (lambda _: None)
     run_id = new_run_id("import")
-    started, t0 = _now(), time.monotonic()
+    started, t0 = utcnow(), time.monotonic()
     file = Path(path)
     track = _Progress(report, _estimate_rows(file) if file.is_file() else None)
     detail: dict = {"file": str(file), "mapping": mapping, "dry_run": dry_run}
@@ -384,7 +382,7 @@ def replay(store: Store, actor, *, ids: list[int] | None = None, run_id: str | N
         unparsable += group["unparsable"]
         if not group["ids"]:
             continue
-        new_run, started, t0 = new_run_id("replay"), _now(), time.monotonic()
+        new_run, started, t0 = new_run_id("replay"), utcnow(), time.monotonic()
         track = _Progress(report, len(group["ids"]))
         detail = {"replay_of": run_id, "rows": len(group["ids"]), "mapping": mapping or group["mapping"]}
         try:

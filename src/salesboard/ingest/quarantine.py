@@ -9,19 +9,17 @@ under the replay's run id). Discard marks rows `discarded`; nothing is deleted.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import duckdb
 
 from ..auth import audit
+from ..clock import utcnow
 from ..errors import NotFound, ValidationError
 from .transform import SRC, ident, raw_json, row_number
 
 READER_LINE = "_csv_line"  # raw key of a line the CSV reader could not split (cannot be re-mapped)
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def insert_invalid(cur: duckdb.DuckDBPyConnection, typed: str, *, run_id: str, source: str, mapping: str,
@@ -115,7 +113,7 @@ def discard(store, actor, *, ids: list[int] | None = None, run_id: str | None = 
     with store.write() as cur:
         n = cur.execute(
             f"UPDATE quarantine SET status = 'discarded', resolved_at = $now, resolved_by = $who WHERE {cond}",
-            {**params, "now": _now(), "who": actor.username}).fetchone()[0]
+            {**params, "now": utcnow(), "who": actor.username}).fetchone()[0]
         audit.record(cur, "quarantine.discard", actor=actor.username, target=run_id or "rows",
                      detail={"rows": n, "ids": ids, "run_id": run_id})
     return {"discarded": n}
@@ -149,4 +147,4 @@ def _json_path_key(key: str) -> str:
 def mark_replayed(cur: duckdb.DuckDBPyConnection, ids: list[int], *, run_id: str, actor: str) -> None:
     cur.execute("UPDATE quarantine SET status = 'replayed', resolved_at = $now, resolved_by = $who, "
                 "resolved_run_id = $run WHERE list_contains($ids, id)",
-                {"now": _now(), "who": actor, "run": run_id, "ids": ids})
+                {"now": utcnow(), "who": actor, "run": run_id, "ids": ids})

@@ -16,16 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from ..clock import utcnow
 from ..config import Settings
 from ..errors import NotFound, SalesboardError
 from ..remote.operations import operation
 from ..store import Store
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ one DuckDB statement (deterministic: the same rows on every machine).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from ..analytics import rollup
 from ..auth import audit
 from ..auth.passwords import hash_password
+from ..clock import utcnow
 from .connection import Store
 
 # Documented demo-only credentials (README); refused when SALESBOARD_ENV=production.
@@ -54,7 +55,7 @@ def seed(store: Store, n_sales: int | None = None, days: int | None = None) -> d
     n_sales = s.demo_sales if n_sales is None else n_sales
     days = s.demo_days if days is None else days
     run_id = f"demo-{uuid.uuid4().hex[:12]}"
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = utcnow()
     with store.write() as cur:
         for username, password, role, team, name in DEMO_USERS:
             cur.execute(
@@ -80,7 +81,7 @@ def seed(store: Store, n_sales: int | None = None, days: int | None = None) -> d
         Store.bump_data_version(cur)
         cur.execute(
             "UPDATE sync_runs SET finished_at = ?, status = 'success', rows_read = ?, rows_inserted = ? WHERE run_id = ?",
-            [datetime.now(timezone.utc).replace(tzinfo=None), n_sales, n_sales, run_id],
+            [utcnow(), n_sales, n_sales, run_id],
         )
         audit.record(cur, "demo.seed", actor="system", detail={"sales": n_sales, "days": days, "run_id": run_id})
     return {"users": [u[0] for u in DEMO_USERS], "products": len(DEMO_PRODUCTS), "sales": n_sales, "run_id": run_id}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import streamlit as st
 
 from ..analytics.freshness import data_as_of
 from ..auth.roles import Principal
+from ..clock import utcnow
 from ..store import Store
 
 
@@ -25,7 +26,7 @@ def money(value, currency: str) -> str:
 
 
 def _ago(ts: datetime) -> str:
-    delta = datetime.now(timezone.utc).replace(tzinfo=None) - ts
+    delta = utcnow() - ts
     minutes = int(delta.total_seconds() // 60)
     if minutes < 1:
         return "just now"

@@ -7,10 +7,10 @@ such rate is quarantined: it is never converted at a rate of 1.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ...auth import audit
+from ...clock import utcnow
 from ...errors import ValidationError
 from ..transform import Params
 
@@ -35,7 +35,7 @@ def import_rates(store, actor, path: str, *, base: str | None = None) -> dict:
     if not file.is_file():
         raise ValidationError(f"{path}: no such file; give a CSV with columns date,currency,rate[,base]")
     base = (base or store.settings.base_currency).upper()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = utcnow()
     with store.write() as cur:
         cur.execute("CREATE TEMP TABLE __fx_in AS SELECT * FROM read_csv($path, all_varchar=true, header=true)",
                     {"path": str(file)})
