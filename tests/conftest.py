@@ -125,8 +125,9 @@ def demo_db(tmp_path):
     return db
 
 
-_RLS = {"admin": "TRUE", "manager": "rep_id IN (SELECT id FROM users WHERE team = 'alpha')",
-        "user": "rep_id = (SELECT id FROM users WHERE username = 'user')"}
+# What each demo role may see, written independently of Principal.row_filter for the checks.
+DEMO_SCOPE_SQL = {"admin": "TRUE", "manager": "rep_id IN (SELECT id FROM users WHERE team = 'alpha')",
+                  "user": "rep_id = (SELECT id FROM users WHERE username = 'user')"}
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ def server(demo_db):
     s = open_store(Settings(db=demo_db), migrate=False)
     since = date.today() - timedelta(days=29)
     expected = {role: s.query_one("SELECT sum(net_amount_base) FROM sales WHERE status = 'completed' "
-                                  f"AND sold_at >= ? AND {rls}", [since])[0] for role, rls in _RLS.items()}
+                                  f"AND sold_at >= ? AND {rls}", [since])[0] for role, rls in DEMO_SCOPE_SQL.items()}
     expected["admin East"] = s.query_one("SELECT sum(net_amount_base) FROM sales WHERE status = 'completed' "
                                          "AND sold_at >= ? AND region = 'East'", [since])[0]
     s.close()

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_SCOPE_SQL
 from streamlit.testing.v1 import AppTest
 
 from salesboard.auth import accounts, sessions
@@ -35,8 +36,7 @@ def texts(at: AppTest) -> str:
 
 def expected_revenue(store, username, days=30):
     start = date.today() - timedelta(days=days - 1)
-    rls = {"admin": "TRUE", "manager": "rep_id IN (SELECT id FROM users WHERE team = 'alpha')",
-           "user": "rep_id = (SELECT id FROM users WHERE username = 'user')"}[username]
+    rls = DEMO_SCOPE_SQL[username]
     return store.query_one(
         f"SELECT sum(net_amount_base) FROM sales WHERE status = 'completed' AND sold_at >= ? AND {rls}", [start])[0]
 
@@ -67,8 +67,7 @@ def test_explorer_each_role_and_export(demo_store, username):
     at = run_view("explorer", username)
     assert not at.exception
     start = date.today() - timedelta(days=29)
-    rls = {"admin": "TRUE", "manager": "rep_id IN (SELECT id FROM users WHERE team = 'alpha')",
-           "user": "rep_id = (SELECT id FROM users WHERE username = 'user')"}[username]
+    rls = DEMO_SCOPE_SQL[username]
     n = demo_store.query_one(f"SELECT count(*) FROM sales WHERE sold_at >= ? AND {rls}", [start])[0]
     assert f"{n:,} sale lines · page 1 of" in texts(at)
     at.button(key="x_export").click().run()
