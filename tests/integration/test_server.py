@@ -47,6 +47,15 @@ def test_cli_users_go_through_the_server(server):
     assert final["dana"]["role"] == "user" and final["dana"]["is_active"] is False
 
 
+def test_init_goes_through_the_server(server):
+    result = server.cli("init", "--demo", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["database"] == str(server.db) and out["schema"] == max(m for m, _ in available_migrations())
+    assert out["demo"] == {"skipped": "the database already holds users or sales; the demo seed never touches real data"}
+    assert server.cli("init").stdout.strip() == f"Database {server.db}: schema {out['schema']} (up to date)"
+
+
 def test_admin_api_needs_the_token(server):
     r = httpx.post(server.url + "/api/admin/ops/users.list", json={})
     assert r.status_code == 401

@@ -11,7 +11,7 @@ import click
 from ..errors import SalesboardError
 from ..remote import client
 from ..store import demo, open_store
-from .common import emit_json, json_option, settings
+from .common import emit_json, json_option, run_op, settings
 
 
 def register(cli: click.Group) -> None:
@@ -32,22 +32,12 @@ def init(with_demo: bool, sales: int | None, as_json: bool) -> None:
     Example:
       salesboard init --demo
     """
-    s = settings()
-    store = open_store(s, migrate=False)
-    try:
-        applied = store.migrate()
-        result: dict = {"database": str(s.db), "migrations_applied": applied, "schema": store.schema_version()}
-        if with_demo:
-            if s.production:
-                raise SalesboardError("--demo is refused when SALESBOARD_ENV=production; create users with "
-                                      "`salesboard users add`")
-            result["demo"] = demo.seed(store, n_sales=sales)
-    finally:
-        store.close()
+    result = run_op("store.init", {"demo_data": with_demo, "sales": sales})
     if as_json:
         emit_json(result)
         return
-    click.echo(f"Database {s.db}: schema {result['schema']}"
+    applied = result["migrations_applied"]
+    click.echo(f"Database {result['database']}: schema {result['schema']}"
                + (f" ({len(applied)} migration(s) applied)" if applied else " (up to date)"))
     seeded = result.get("demo")
     if seeded and "skipped" not in seeded:

@@ -21,6 +21,7 @@ OPERATIONS: dict[str, Operation] = {}
 
 # Modules that define operations; each later feature adds its own line.
 _MODULES = [
+    "salesboard.store.operations",
     "salesboard.auth.operations",
     "salesboard.ingest.operations",
     "salesboard.backup.operations",

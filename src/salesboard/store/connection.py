@@ -42,6 +42,7 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self.generation = uuid.uuid4().hex  # changes when the file is swapped (restore)
+        self.migrated_at_open: list[str] = []  # what open_store applied (the server applies them at start)
 
     # -- reading ---------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -177,7 +178,7 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True, read_o
         raise SalesboardError(f"cannot open {path}: {exc}") from None
     store = Store(con, path, settings)
     if migrate and not read_only:
-        store.migrate()
+        store.migrated_at_open = store.migrate()
     return store
 
 
