@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run install test test-unit test-e2e system-deps bench lock clean help
+.PHONY: run install test test-unit test-e2e system-deps lint bench bench-import bench-backup lock clean help
 
 help:
 	@echo "make run       create .venv, init data/dashboard.duckdb with demo data, serve on :$(PORT)"
 	@echo "make test      install everything the tests need and run the whole suite"
 	@echo "make install   .venv with salesboard and its dev extras"
-	@echo "make bench     run the benchmarks in bench/"
+	@echo "make lint      ruff over src, tests and bench"
+	@echo "make bench     Overview speed (10M rows); bench-import and bench-backup for the others"
 
 $(BIN)/salesboard: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,8 +37,19 @@ test: install system-deps
 test-unit: install
 	$(BIN)/python -m pytest tests/unit tests/apptest
 
+lint: install
+	$(BIN)/ruff check src tests bench
+
 bench: install
 	$(BIN)/python bench/overview.py
+
+# The dlt rows of the import table need the optional `bench` extra.
+bench-import: install
+	$(BIN)/pip install -q -e ".[dev,bench]"
+	$(BIN)/python bench/import_speed.py
+
+bench-backup: install
+	$(BIN)/python bench/backup_speed.py
 
 # Re-resolve and pin every dependency (run after editing pyproject.toml).
 lock:
