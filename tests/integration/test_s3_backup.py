@@ -12,13 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port, require_service
 
 from salesboard.backup import BackupError, catalog
 from salesboard.backup.drill import run_drill
 from salesboard.backup.operations import list_backups, make_backup, prune
 from salesboard.backup.restore import resolve, restore_into_store
 from salesboard.backup.s3 import Offsite
-from tests.conftest import free_port, require_service
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +146,7 @@ def test_drill_reports_a_failure(s3_store):
 
 
 def test_cli_backup_and_restore_through_a_running_server(demo_db, moto_endpoint):
-    from tests.conftest import RunningServer
+    from conftest import RunningServer
 
     env = {"SALESBOARD_S3_BUCKET": "sb-served", "SALESBOARD_S3_ENDPOINT": moto_endpoint,
            "SALESBOARD_S3_ACCESS_KEY_ID": "testing", "SALESBOARD_S3_SECRET_ACCESS_KEY": "testing",

@@ -1,7 +1,12 @@
 """The manifest: what a backup must contain, so a restore can prove it got exactly that.
 
-Per table a row count and a fingerprint per column (`sum(hash(col))`), which reads every
-value: DuckDB's block checksums only catch corruption in blocks a query reads (DESIGN.md §1).
+Per table a row count and a fingerprint per column, which reads every value: DuckDB's block
+checksums only catch corruption in blocks a query reads (DESIGN.md §1).
+
+A fingerprint is `bit_xor(hash(col))` (64 bits) and `sum(hash(col) >> 32)` (the top 32 bits,
+summed), as `xor-sum` in hex. The xor alone misses changes that come in pairs (two 'USD' turned
+into two 'EUR' leave it unchanged); the sum catches those. Both stay in 64-bit integers:
+`sum(hash(col))` accumulates in HUGEINT and took 1.9 s instead of 1.1 s at 10M rows.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import duckdb
 
 from . import BackupError
 
-FORMAT = 1
+FORMAT = 2  # 2: xor-sum fingerprints (1 was sum(hash(col)))
 CHUNK = 8 << 20
 REQUIRED = {"format": int, "name": str, "file": str, "created_at": str, "size": int, "sha256": str,
             "raw_size": int, "raw_sha256": str, "compressed": bool, "duckdb_version": str, "tables": dict}
@@ -80,9 +85,10 @@ def database_stats(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -
     catalog = _catalog(con, catalog)
     tables = {}
     for table, columns in _columns_by_table(con, catalog).items():
-        exprs = ", ".join(f"sum(hash({_ident(c)}))::VARCHAR" for c in columns)
+        exprs = ", ".join(f"printf('%016x-%x', coalesce(bit_xor(hash({c})), 0), coalesce(sum((hash({c}) >> 32)::UINTEGER), 0))"
+                          for c in map(_ident, columns))
         row = con.execute(f"SELECT count(*), {exprs} FROM {_ident(catalog)}.main.{_ident(table)}").fetchone()
-        tables[table] = {"rows": row[0], "fingerprint": dict(zip(columns, (v or "0" for v in row[1:])))}
+        tables[table] = {"rows": row[0], "fingerprint": dict(zip(columns, row[1:]))}
     return {"duckdb_version": duckdb.__version__, **_heads(con, catalog, tables), "tables": tables}
 
 
