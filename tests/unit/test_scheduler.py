@@ -10,6 +10,7 @@ import apscheduler.executors.base as aps_executors
 import apscheduler.schedulers.base as aps_base
 import pytest
 
+from salesboard.clock import utcnow
 from salesboard.errors import ConfigError
 from salesboard.ops import jobs
 from salesboard.ops.scheduler import Scheduler, cron_trigger
@@ -36,6 +37,13 @@ def clock(monkeypatch):
     monkeypatch.setattr(aps_base, "datetime", FakeDatetime)
     monkeypatch.setattr(aps_executors, "datetime", FakeDatetime)
     return c
+
+
+@pytest.fixture(autouse=True)
+def _database_created_before_the_clock(store):
+    """The fake clock runs in March 2026; a due time before the database existed is never 'missed'."""
+    with store.write() as cur:
+        cur.execute("UPDATE schema_migrations SET applied_at = TIMESTAMP '2026-01-01'")
 
 
 @pytest.fixture
@@ -174,9 +182,32 @@ def test_default_jobs_and_sync_registry(store):
     assert list(jobs.JOBS) == ["daily-sync", "health-check", "daily-backup", "weekly-cleanup"]
     run = jobs.run_job(store, "daily-sync")
     assert (run["status"], run["output"]) == ("success", {"message": "nothing configured", "syncs": {}})
-    health = jobs.run_job(store, "health-check")  # no backup yet: unhealthy, not retried
+    health = jobs.run_job(store, "health-check")  # created months ago, no backup: unhealthy, not retried
     assert (health["status"], health["attempts"]) == ("failed", 1)
     assert health["error"] == "JobFailed: unhealthy: no verified backup in the last 26 h"
+
+
+def test_new_database_is_healthy_until_its_first_backup_is_due(store):
+    with store.write() as cur:
+        cur.execute("UPDATE schema_migrations SET applied_at = ?", [utcnow() - timedelta(hours=25)])
+    health = jobs.run_job(store, "health-check")
+    assert health["status"] == "success"
+    assert health["output"]["backup"] == {"newest_verified": None, "age_hours": None, "max_age_hours": 26,
+                                          "fresh": True, "first_backup_pending": True}
+    with store.write() as cur:
+        cur.execute("UPDATE schema_migrations SET applied_at = ?", [utcnow() - timedelta(hours=27)])
+    assert jobs.run_job(store, "health-check")["error"] == "JobFailed: unhealthy: no verified backup in the last 26 h"
+
+
+def test_a_new_database_has_no_missed_jobs(store, only_job):
+    with store.write() as cur:
+        cur.execute("UPDATE schema_migrations SET applied_at = ?", [utcnow() - timedelta(minutes=1)])
+    sched = Scheduler(store)
+    try:
+        assert sched.missed((datetime.now(timezone.utc) + timedelta(days=1)).replace(hour=3, minute=30)) == ["nightly"]
+        assert sched.missed() == []  # 03:00 today or yesterday came before the database existed
+    finally:
+        sched.stop()
 
 
 def test_cron_weekday_numbers_follow_cron_not_apscheduler():

@@ -83,10 +83,15 @@ def status(store: Store, now: datetime | None = None) -> dict:
     good = [b for b in catalog.list_local(store.settings) if b.complete and b.name not in bad]
     newest = good[-1] if good else None
     age = (now - newest.created_at).total_seconds() / 3600 if newest else None
+    limit = store.settings.backup_max_age_hours
+    created = store.created_at()
+    # A database younger than the limit has not yet missed a backup: not an alarm on a new install.
+    first_pending = newest is None and created is not None and (now - created).total_seconds() / 3600 <= limit
     return {"newest_verified": newest.name if newest else None,
             "age_hours": round(age, 2) if age is not None else None,
-            "max_age_hours": store.settings.backup_max_age_hours,
-            "fresh": age is not None and age <= store.settings.backup_max_age_hours,
+            "max_age_hours": limit,
+            "fresh": (age is not None and age <= limit) or first_pending,
+            "first_backup_pending": first_pending,
             "last_drill": last_drill(store)}
 
 

@@ -193,7 +193,7 @@ def health_check(store: Store) -> dict:
         checks["database"] = _one_line(exc)
         problems.append(f"database: {checks['database']}")
     b = backup_status(store)
-    checks["backup"] = {k: b[k] for k in ("newest_verified", "age_hours", "max_age_hours", "fresh")}
+    checks["backup"] = {k: b[k] for k in ("newest_verified", "age_hours", "max_age_hours", "fresh", "first_backup_pending")}
     if not b["fresh"]:
         problems.append(f"no verified backup in the last {b['max_age_hours']} h"
                         + (f" (newest: {b['newest_verified']}, {b['age_hours']} h old)" if b["newest_verified"] else ""))

@@ -79,14 +79,18 @@ class Scheduler:
         return last
 
     def missed(self, now: datetime | None = None) -> list[str]:
-        """Jobs due within the grace that have no run since (they were missed while we were down)."""
+        """Jobs due within the grace that have no run since (they were missed while we were down).
+        A time before the database existed was not missed: a new install starts with no catch-up."""
         now = now or self.clock()
+        created = self.store.created_at()
         out = []
         for name in self.triggers:
             due = self.last_due(name, now)
             if due is None:
                 continue
             due_utc = due.astimezone(timezone.utc).replace(tzinfo=None)
+            if created is not None and due_utc < created:
+                continue
             ran = self.store.query_one("SELECT count(*) FROM job_runs WHERE job = ? AND started_at >= ? "
                                        "AND status <> 'interrupted'", [name, due_utc])[0]
             if not ran:

@@ -12,6 +12,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -133,6 +134,10 @@ class Store:
             done = set()
         return [name for name, _ in available_migrations() if name not in done]
 
+    def created_at(self) -> datetime | None:
+        """When this database was created (its first migration), naive UTC."""
+        return self.query_one("SELECT min(applied_at) FROM schema_migrations")[0]
+
     def schema_version(self) -> str | None:
         row = self.query_one("SELECT max(version) FROM schema_migrations")
         return row[0] if row else None
@@ -153,7 +158,7 @@ class Store:
                 if swap is not None:
                     swap()
             finally:
-                self._con = duckdb.connect(str(self.path))
+                self._con = _connect(self.path)
                 self._local = threading.local()
                 self.generation = uuid.uuid4().hex
 
@@ -164,6 +169,15 @@ def available_migrations() -> list[tuple[str, str]]:
     return [(name.removesuffix(".sql"), sql) for name, sql in items]
 
 
+def _connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only)
+    # `current_timestamp::TIMESTAMP` must be UTC, like salesboard.clock.utcnow(). Without the ICU
+    # extension (not bundled with the wheel) DuckDB casts in UTC; with ICU it would use local time.
+    if con.execute("SELECT count(*) FROM duckdb_extensions() WHERE extension_name = 'icu' AND loaded").fetchone()[0]:
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
+    return con
+
+
 def open_store(settings: Settings | None = None, *, migrate: bool = True, read_only: bool = False) -> Store:
     """Open the database (creating its folder), raising DatabaseLockedError if another process owns it."""
     settings = settings or load_settings()
@@ -171,7 +185,7 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True, read_o
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = _connect(path, read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise DatabaseLockedError(_lock_message(path, exc)) from None

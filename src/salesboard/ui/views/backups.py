@@ -24,11 +24,15 @@ def render(principal, store) -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Newest verified backup", info["newest_verified"] or "none",
               f"{info['age_hours']} h old" if info["age_hours"] is not None else None, delta_color="off")
-    c2.metric("Fresh", "yes" if info["fresh"] else "NO", f"limit {info['max_age_hours']} h", delta_color="off")
+    fresh = "first one due" if info["first_backup_pending"] else "yes" if info["fresh"] else "NO"
+    c2.metric("Fresh", fresh, f"limit {info['max_age_hours']} h", delta_color="off")
     drill = info["last_drill"]
     c3.metric("Last DR drill", drill["status"] if drill else "never",
               f"{drill['rto_seconds']:.1f} s, {drill['source']}" if drill else None, delta_color="off")
-    if not info["fresh"]:
+    if info["first_backup_pending"]:
+        st.info(f"No backup yet: this database is new. The daily-backup job makes the first one, "
+                f"or run one now; it must exist within {info['max_age_hours']} h of creation.")
+    elif not info["fresh"]:
         st.warning("No recent verified backup. Run one now, and check the daily-backup job on the Jobs page.")
     try:
         rows = list_backups(store)
