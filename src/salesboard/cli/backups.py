@@ -11,12 +11,17 @@ import click
 from rich.table import Table
 
 from ..errors import SalesboardError
-from .common import console, emit_json, json_option, run_op, settings
+from .common import emit_json, json_option, out, run_op, settings
 
 
 def register(cli: click.Group) -> None:
     for cmd in (backup, backups, restore, dr_drill, jobs):
         cli.add_command(cmd)
+
+
+def _when(value) -> str:
+    """'2026-11-28 22:43:55' from an ISO string or datetime (to the second; zone shown in the header)."""
+    return str(value or "").replace("T", " ")[:19]
 
 
 def _size(n: int | None) -> str:
@@ -105,11 +110,12 @@ def backups_list(local_only: bool, as_json: bool) -> None:
     if not r["backups"]:
         click.echo(f"No backups in {r['dir']}. Create one with `salesboard backup`.")
         return
-    table = Table("name", "created (UTC)", "size", "local", "s3", "last verified", title=r["dir"])
+    table = Table("created (UTC)", "size", "local", "s3", "last verified", title=r["dir"])
+    table.add_column("name", no_wrap=True)  # last, whole: it is what restore and verify take
     for b in r["backups"]:
-        table.add_row(b["name"], b["created_at"].replace("T", " "), _size(b["size"]), b["local"] or "-",
-                      b["s3"] or "-", str(b["verified_at"] or "") + (f" ERROR {b['verify_error']}" if b["verify_error"] else ""))
-    console.print(table)
+        table.add_row(_when(b["created_at"]), _size(b["size"]), b["local"] or "-", b["s3"] or "-",
+                      _when(b["verified_at"]) + (f" ERROR {b['verify_error']}" if b["verify_error"] else ""), b["name"])
+    out.print(table)
 
 
 @backups.command("prune")
@@ -232,9 +238,9 @@ def jobs_list(as_json: bool) -> None:
     table = Table("job", "cron", "next run", "last run", "status", "description", title=title)
     for j in r["jobs"]:
         last = j["last_run"] or {}
-        table.add_row(j["name"], j["cron"], j["next_run"] or "-", str(last.get("started_at") or "-"),
+        table.add_row(j["name"], j["cron"], _when(j["next_run"]) or "-", _when(last.get("started_at")) or "-",
                       last.get("status") or "-", j["description"])
-    console.print(table)
+    out.print(table)
 
 
 @jobs.command("run")
@@ -274,7 +280,7 @@ def jobs_history(name: str | None, limit: int, as_json: bool) -> None:
         return
     table = Table("id", "job", "trigger", "started (UTC)", "finished", "status", "tries", "error / output")
     for run in r["runs"]:
-        table.add_row(str(run["id"]), run["job"], run["trigger"], str(run["started_at"]),
-                      str(run["finished_at"] or ""), run["status"], str(run["attempts"]),
+        table.add_row(str(run["id"]), run["job"], run["trigger"], _when(run["started_at"]),
+                      _when(run["finished_at"]), run["status"], str(run["attempts"]),
                       run["error"] or str(run["output"] or "")[:80])
-    console.print(table)
+    out.print(table)

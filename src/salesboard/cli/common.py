@@ -13,7 +13,9 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from ..config import Settings, load_settings
 from ..remote import client
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress and messages
+# Tables are results: stdout, so they pipe; rich would wrap them at 80 columns when it is not a terminal.
+out = Console(width=None if sys.stdout.isatty() else 200)
 
 
 class SalesboardGroup(click.Group):

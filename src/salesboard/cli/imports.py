@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..ingest import mapping as mappings
 from ..ingest.pipeline import EXIT_FAILED, EXIT_OK
-from .common import console, emit_json, json_option, run_op
+from .common import emit_json, json_option, out, run_op
 
 
 def register(cli: click.Group) -> None:
@@ -185,7 +185,7 @@ def mappings_check(file, mapping, encoding, delimiter, limit, as_json) -> None:
         table.add_row(str(row["source_key"]), str(row["sold_at"]), str(row["sku"] or ""), str(row["quantity"]),
                       str(row["unit_price"]), str(row["net_amount"]), str(row["currency"]),
                       f"[red]{errors}[/red]" if errors else "[green]ok[/green]")
-    console.print(table)
+    out.print(table)
     raise SystemExit(5 if r["errors"] else 0)
 
 
@@ -223,7 +223,7 @@ def quarantine_list(run_id, status, limit, as_json) -> None:
     for row in r["rows"]:
         table.add_row(str(row["id"]), row["run_id"], str(row["row_number"] or ""), str(row["source_key"] or ""),
                       row["status"], "; ".join(row["reasons"]))
-    console.print(table)
+    out.print(table)
     click.echo(f"{len(r['rows'])} of {r['total']} shown")
 
 
@@ -340,4 +340,4 @@ def runs_list(limit, source, as_json) -> None:
         table.add_row(x["run_id"], x["source"], x["kind"], x["status"], str(x["started_at"])[:19],
                       f"{x['rows_read']:,}", f"{x['rows_inserted']:,}", f"{x['rows_updated']:,}",
                       f"{x['rows_unchanged']:,}", f"{x['rows_quarantined']:,}", (x["error"] or "")[:60])
-    console.print(table)
+    out.print(table)

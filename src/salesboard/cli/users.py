@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from .common import console, emit_json, json_option, run_op
+from .common import emit_json, json_option, out, run_op
 
 
 def register(cli: click.Group) -> None:
@@ -48,7 +48,7 @@ def list_(as_json: bool) -> None:
     for u in result["users"]:
         table.add_row(str(u["id"]), u["username"], u["display_name"] or "", u["role"], u["team"] or "",
                       u["region"] or "", "yes" if u["is_active"] else "no", u["last_login_at"] or "")
-    console.print(table)
+    out.print(table)
 
 
 @users.command()

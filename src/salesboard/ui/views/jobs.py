@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from ...ops import jobs
 from ...ops.scheduler import current_scheduler
+
+
+def _when(iso: str | None) -> str:
+    """'2026-11-29 02:00 UTC' (or UTC+01:00...) from APScheduler's ISO time, in the schedule's time zone."""
+    if not iso:
+        return "-"
+    t = datetime.fromisoformat(iso)
+    return t.strftime("%Y-%m-%d %H:%M ") + (t.tzname() or "")
 
 
 def render(principal, store) -> None:
@@ -24,7 +34,7 @@ def render(principal, store) -> None:
         with st.container(border=True):
             left, mid, right = st.columns([3, 3, 1])
             left.markdown(f"**{job.name}**  \n{job.description}")
-            mid.markdown(f"cron `{job.cron_for(store.settings)}`  \nnext: {nexts.get(job.name) or '-'}  \n"
+            mid.markdown(f"cron `{job.cron_for(store.settings)}`  \nnext: {_when(nexts.get(job.name))}  \n"
                          + (f"last: {str(run['started_at'])[:19].replace('T', ' ')} **{run['status']}**" if run.get("started_at")
                             else "last: never"))
             if run.get("error"):
