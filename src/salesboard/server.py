@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from streamlit import config as streamlit_config
 
 from .auth import sessions
 from .auth.roles import LOCAL_ADMIN
@@ -29,6 +30,7 @@ from .logs import configure as configure_logging
 from .ops import metrics, scheduler
 from .remote import client, operations
 from .store import current_store, open_store, set_current_store
+from .ui.views.imports import upload_cap_mb
 
 log = logging.getLogger("salesboard.server")
 UI_SCRIPT = Path(__file__).parent / "ui" / "app.py"
@@ -45,6 +47,8 @@ async def lifespan(app):
     global _admin_token
     settings = load_settings()
     configure_logging(settings)
+    # Streamlit's own upload cap follows SALESBOARD_MAX_UPLOAD_MB (config.toml cannot read our settings).
+    streamlit_config.set_option("server.maxUploadSize", upload_cap_mb(settings.max_upload_mb))
     store = open_store(settings)
     set_current_store(store)
     _admin_token = client.write_server_file(settings, settings.host, settings.port)

@@ -76,6 +76,37 @@ def test_explorer_each_role_and_export(demo_store, username):
                                 [username])[0] == 1
 
 
+def test_explorer_export_is_dropped_when_the_query_changes(demo_store):
+    def offered(at):
+        return [e.proto.label for e in at.get("download_button")] == ["Download CSV"]
+
+    at = run_view("explorer", "admin")
+    start = date.today() - timedelta(days=29)
+    n_all = demo_store.query_one("SELECT count(*) FROM sales WHERE sold_at >= ?", [start])[0]
+    at.button(key="x_export").click().run()
+    assert offered(at) and f"Export of {n_all:,} rows is ready." in texts(at)
+    at.button(key="x_next").click().run()  # paging shows the same query: the file stays
+    assert offered(at)
+    changes = [
+        lambda: at.text_input(key="x_search").input("Laptop"),
+        lambda: at.selectbox(key="x_sort").select("net_amount"),
+        lambda: at.toggle(key="x_desc").set_value(False),
+        lambda: at.sidebar.multiselect(key="f_region").select("East"),
+    ]
+    for change in changes:
+        change().run()
+        assert not offered(at) and "rows is ready" not in texts(at)
+        at.button(key="x_export").click().run()
+        assert offered(at)
+    # the file offered last is the query on screen: East, search "Laptop", cheapest first
+    n_east_laptop = demo_store.query_one(
+        "SELECT count(*) FROM sales s JOIN products p ON p.id = s.product_id WHERE sold_at >= ? AND region = 'East' "
+        "AND p.name ILIKE '%laptop%'", [start])[0]
+    assert f"Export of {n_east_laptop:,} rows is ready." in texts(at)
+    assert 0 < n_east_laptop < n_all
+    assert demo_store.query_one("SELECT count(*) FROM audit_log WHERE action = 'data.export'")[0] == 5
+
+
 def test_explorer_next_page(demo_store):
     at = run_view("explorer", "admin")
     at.button(key="x_next").click().run()

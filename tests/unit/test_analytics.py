@@ -1,5 +1,6 @@
 """Dashboard figures against independent computations on the demo fixture, per role."""
 
+import io
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -171,6 +172,24 @@ def test_explorer_paging_sorting_search_and_rls(demo_store, raw):
         explorer.page(demo_store, p, f, sort="net_amount; DROP TABLE sales")
 
 
+@pytest.mark.parametrize("search,expected", [
+    ("ACME_Corp", 3), ("100%", 3), ("acme_corp 100%", 3), ("_", 3), ("%", 3), ("\\", 1), ("C:\\x", 1),
+    ("ACME", 5), ("Corp 1000", 2),
+])
+def test_explorer_search_treats_wildcards_literally(demo_store, search, expected):
+    # 3 lines of `ACME_Corp 100%`, 2 of `ACMExCorp 1000` (what the wildcards `_` and `%` would also match)
+    # and 1 of `C:\x Ltd`; no order id, product or customer id holds `_`, `%` or `\`.
+    names = ["ACME_Corp 100%"] * 3 + ["ACMExCorp 1000"] * 2 + ["C:\\x Ltd"]
+    keys = [k for (k,) in demo_store.query("SELECT source_key FROM sales ORDER BY sold_at DESC LIMIT 6")]
+    with demo_store.write() as cur:
+        for key, name in zip(keys, names):
+            cur.execute("UPDATE sales SET customer_name = ? WHERE source_key = ?", [name, key])
+    p = principal(demo_store, "admin")
+    df, total = explorer.page(demo_store, p, Filters(*preset_range("30d", TODAY)), search=search)
+    assert total == expected
+    assert sorted(df.customer) == sorted(n for n in names if search.lower() in n.lower())
+
+
 def test_export_honours_rls_and_is_audited(demo_store, raw):
     p = principal(demo_store, "user")
     start, end = preset_range("90d", TODAY)
@@ -182,6 +201,17 @@ def test_export_honours_rls_and_is_audited(demo_store, raw):
     assert rows == len(mine[(mine.day >= pd.Timestamp(start)) & (mine.day <= pd.Timestamp(end))])
     entry = demo_store.query_one("SELECT actor, detail->>'rows' FROM audit_log WHERE action = 'data.export'")
     assert entry == ("user", str(rows))
+
+
+def test_export_follows_the_sort_shown(demo_store):
+    p = principal(demo_store, "admin")
+    f = Filters(*preset_range("30d", TODAY))
+    shown, total = explorer.page(demo_store, p, f, search="laptop", sort="net_amount", descending=False, page_size=250)
+    data, rows = explorer.export_csv(demo_store, p, f, search="laptop", sort="net_amount", descending=False)
+    exported = pd.read_csv(io.BytesIO(data))
+    assert rows == total == len(exported) and 0 < total <= 250
+    assert list(exported.order_id) == list(shown.order_id)
+    assert list(exported.net_amount) == sorted(exported.net_amount)
 
 
 def test_cache_invalidated_by_writes(demo_store):

@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from salesboard.auth import accounts, audit, sessions
+from salesboard.auth.common_passwords import WORDS
+from salesboard.auth.passwords import check_policy
 from salesboard.auth.roles import LOCAL_ADMIN
 from salesboard.errors import AuthError, PermissionDenied, ValidationError
 
@@ -29,8 +31,8 @@ def test_register_then_login(store):
 
 @pytest.mark.parametrize("username,password,message", [
     ("dana", "short", "Password too short: use at least 10 characters."),
-    ("dana", "password123", "Password too easy to guess: do not use a common word or your username."),
-    ("dana", "dana-is-great-123", "Password too easy to guess: do not use a common word or your username."),
+    ("dana", "password123", "Password too common: it is one of the most-used passwords or words; use several"),
+    ("dana", "dana-is-great-123", "Password contains your username: leave it out."),
     ("dana", "aaaaaaaaaaaa", "Password too repetitive: use at least 5 different characters."),
     ("d", GOOD, "Username must be 3-32 characters"),
     ("x" * 40, GOOD, "Username must be 3-32 characters"),
@@ -43,6 +45,46 @@ def test_bad_registration_writes_only_audit(store, username, password, message):
     assert str(exc.value).startswith(message)
     assert table_counts(store) == before
     assert actions(store) == ["register:false"]
+
+
+TOO_COMMON = "Password too common: it is one of the most-used passwords or words; use several unrelated words instead."
+DECORATED = ("Password too easy to guess: it is a common password or word with digits or symbols added; "
+             "use several unrelated words instead.")
+SEQUENCE = "Password too easy to guess: it is a run of adjacent keys, letters or digits; use several unrelated words instead."
+
+
+@pytest.mark.parametrize("password,message", [
+    ("password1", "Password too short: use at least 10 characters."),
+    ("x" * 129, "Password too long: use at most 128 characters."),
+    ("password1234", TOO_COMMON),
+    ("manchester", TOO_COMMON),
+    ("1qaz2wsx3edc4rfv", TOO_COMMON),
+    ("Password2024!", DECORATED),
+    ("P@ssw0rd2024", DECORATED),
+    ("$ummer2024!", DECORATED),
+    ("l3tm31n2024", DECORATED),
+    ("iloveyou!!2024", DECORATED),
+    ("Hello World 1", DECORATED),
+    ("abcdefghij12", SEQUENCE),
+    ("zyxwvutsrqpo", SEQUENCE),
+    ("aaaaaaaaaaaa", "Password too repetitive: use at least 5 different characters."),
+    ("abcdeabcde", "Password too repetitive: do not repeat the same group of characters."),
+    ("D4na-rocks-2024", "Password contains your username: leave it out."),
+    ("my-Salesboard-pw", "Password contains the site's name 'salesboard': leave it out."),
+])
+def test_weak_password_messages(password, message):
+    with pytest.raises(ValidationError) as exc:
+        check_policy(password, "dana")
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("password", [GOOD, "Tr0ub4dor&3x", "blue-cat-sky-9", "horse battery staple", "9 lives of Ma"])
+def test_strong_passwords_accepted(password):
+    check_policy(password, "dana")
+
+
+def test_common_password_list_is_bundled():
+    assert len(WORDS) > 5000 and {"password", "iloveyou", "sunshine", "trustno1"} <= WORDS
 
 
 def test_duplicate_registration_case_insensitive(store):
@@ -89,6 +131,92 @@ def test_lockout_after_threshold_then_correct_password_refused(store):
     # an admin reactivation clears the lock
     accounts.set_active(store, LOCAL_ADMIN, "dana", True)
     assert accounts.authenticate(store, "dana", GOOD).username == "dana"
+
+
+T0 = datetime(2026, 3, 1, 12, 0, 0)
+
+
+@pytest.fixture
+def login(tmp_path, monkeypatch):
+    """Sign-ins at chosen times (accounts' clock injected) on a store whose lockout comes late (10 failures).
+
+    login(username, password, seconds after T0) -> 'ok', 'refused' (password checked) or 'throttled' (refused unchecked).
+    """
+    from salesboard.config import Settings
+    from salesboard.store import open_store
+
+    store = open_store(Settings(db=tmp_path / "t.duckdb", env="test", lockout_threshold=10))
+    state = {"now": T0, "checks": 0}
+    monkeypatch.setattr(accounts, "utcnow", lambda: state["now"])
+    real_verify = accounts.verify_password
+
+    def counting_verify(password_hash, password):
+        state["checks"] += 1
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(accounts, "verify_password", counting_verify)
+
+    def attempt(username, password, at_seconds):
+        state["now"], checks = T0 + timedelta(seconds=at_seconds), state["checks"]
+        try:
+            accounts.authenticate(store, username, password)
+        except AuthError as exc:
+            assert str(exc) == accounts.LOGIN_FAILED
+            return "refused" if state["checks"] > checks else "throttled"
+        return "ok"
+
+    attempt.store, attempt.state = store, state
+    yield attempt
+    store.close()
+
+
+def failure_reasons(store):
+    return [r[0] for r in store.query("SELECT detail->>'reason' FROM audit_log WHERE action = 'login.failure' ORDER BY seq")]
+
+
+# (password, seconds after t0): three failures, then waits of 1 s, 2 s, 4 s between checked attempts
+SCHEDULE = [("wrong-pass-1", 0), ("wrong-pass-2", 0), ("wrong-pass-3", 0), (GOOD, 0.999), ("wrong-pass-4", 1),
+            (GOOD, 2.999), ("wrong-pass-5", 3), (GOOD, 6.999), (GOOD, 7)]
+OUTCOMES = ["refused"] * 3 + ["throttled", "refused", "throttled", "refused", "throttled"]
+
+
+def test_throttle_spaces_out_attempts_after_three_failures(login):
+    accounts.register(login.store, "dana", GOOD)
+    assert [login("dana", pw, t) for pw, t in SCHEDULE[:-1]] == OUTCOMES
+    # throttled attempts are audited like failures, but neither checked nor counted towards the lockout
+    assert failure_reasons(login.store) == ["wrong password"] * 3 + ["throttled", "wrong password"] * 2 + ["throttled"]
+    assert login.state["checks"] == 5
+    assert login.store.query_one("SELECT failed_logins FROM users WHERE username = 'dana'")[0] == 5
+    assert login("dana", *SCHEDULE[-1]) == "ok"
+    # a success clears the count: the next failure is checked at once
+    assert [login("dana", "wrong-pass-6", 7), login("dana", GOOD, 7)] == ["refused", "ok"]
+
+
+def test_throttle_treats_unknown_names_the_same(login):
+    assert [login("nobody", pw, t) for pw, t in SCHEDULE] == OUTCOMES + ["refused"]
+    assert failure_reasons(login.store) == ["unknown user"] * 3 + ["throttled", "unknown user"] * 3
+    assert login("nobody", GOOD, 7.5) == "throttled"  # the 6th failure asks for 8 s
+    assert login("someone-else", GOOD, 7.5) == "refused"  # another name is not slowed down by it
+
+
+def test_throttle_delay_doubles_up_to_a_cap_and_blocks_parallel_attempts():
+    from salesboard.auth.accounts import LoginThrottle
+
+    assert [LoginThrottle.delay(n).total_seconds() for n in (3, 4, 5, 6, 12, 13, 40)] == [1, 2, 4, 8, 512, 900, 900]
+    t = LoginThrottle()
+    now = datetime(2026, 3, 1)
+    # four attempts arriving together: an admitted attempt counts as failed until it succeeds
+    assert [t.admit(("db", "dana"), now) for _ in range(4)] == [True, True, True, False]
+    t.clear(("db", "dana"))
+    assert t.admit(("db", "dana"), now) is True
+
+
+def test_admin_reactivation_lifts_the_throttle(login):
+    accounts.register(login.store, "dana", GOOD)
+    assert [login("dana", "wrong-pass-x", 0) for _ in range(3)] == ["refused"] * 3
+    assert login("dana", GOOD, 0.5) == "throttled"
+    accounts.set_active(login.store, LOCAL_ADMIN, "dana", True)
+    assert login("dana", GOOD, 0.5) == "ok"
 
 
 def test_deactivated_user_cannot_log_in_and_loses_sessions(store):

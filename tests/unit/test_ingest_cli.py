@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from salesboard.cli import cli
 from salesboard.ingest.pipeline import ImportFailed
-from salesboard.store import set_current_store
+from salesboard.store import open_store, set_current_store
 
 
 @pytest.fixture
@@ -63,3 +63,40 @@ def test_dry_run_and_mappings_commands(run, tmp_path):
     assert [x["reasons"] for x in rows] == [[], ["quantity: 0 is not allowed (a sale line moves at least one unit)"]]
     assert "superstore" in run("mappings", "list").output
     assert 'date_format = "%d/%m/%y"' in run("mappings", "show", "superstore").output
+
+
+def _counts(settings) -> dict:
+    store = open_store(settings)
+    try:
+        return {t: store.query_one(f"SELECT count(*) FROM {t}")[0]
+                for t in ("sales", "products", "quarantine", "sync_runs", "audit_log")}
+    finally:
+        store.close()
+
+
+def test_a_dry_run_writes_nothing_even_when_it_fails(run, settings, tmp_path):
+    nomap = tmp_path / "nomap.csv"
+    nomap.write_text("x,y\n1,2\n")
+    new = tmp_path / "new.csv"
+    new.write_text("source_key,sold_at,quantity,unit_price,sku\na,2024-01-01,1,2,NEW-1\n")
+    before = _counts(settings)
+    with pytest.raises(ImportFailed) as exc:
+        run("import", str(nomap), "--dry-run")
+    assert exc.value.exit_code == 6
+    assert str(exc.value).startswith("dry run failed: no built-in mapping fits the columns x, y;")
+    assert run("import", str(new), "--dry-run").exit_code == 0
+    assert _counts(settings) == before
+
+
+def test_created_products_are_a_warning_in_the_summary(run, tmp_path):
+    f = tmp_path / "new.csv"
+    f.write_text("source_key,sold_at,quantity,unit_price,sku\na,2024-01-01,1,2,NEW-1\nb,2024-01-01,1,2,NEW-2\n"
+                 "c,2024-01-01,1,2,NEW-2\n")
+    warning = ("  warning: 2 unknown products {} from the file's SKUs; "
+               'set unknown_products = "reject" in the mapping to quarantine such rows instead')
+    r = run("import", str(f), "--dry-run")
+    assert r.output.splitlines()[2] == warning.format("would be created")
+    r = run("import", str(f))
+    assert r.exit_code == 0 and r.output.splitlines()[2] == warning.format("created")
+    r = run("import", str(f))  # they exist now: no warning
+    assert "warning" not in r.output and len(r.output.splitlines()) == 2

@@ -41,6 +41,7 @@ COLUMNS = {
 }
 PAGE_SIZES = (25, 50, 100, 250)
 MAX_SEARCH = 100
+_SEARCHED = ("s.order_id", "s.customer_name", "p.name", "s.customer_id")
 
 
 def _base(f: Filters, principal: Principal, search: str | None) -> tuple[str, list]:
@@ -55,9 +56,10 @@ def _base(f: Filters, principal: Principal, search: str | None) -> tuple[str, li
         search = search.strip()
         if len(search) > MAX_SEARCH:
             raise ValidationError(f"Search text too long: at most {MAX_SEARCH} characters.")
-        sql += " WHERE (s.order_id ILIKE ? OR s.customer_name ILIKE ? OR p.name ILIKE ? OR s.customer_id ILIKE ?)"
+        # Search text is literal: its wildcards are escaped, and DuckDB needs the ESCAPE clause to honour that.
+        sql += " WHERE (" + " OR ".join(f"{col} ILIKE ? ESCAPE '\\'" for col in _SEARCHED) + ")"
         like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        params += [like] * 4
+        params += [like] * len(_SEARCHED)
     return sql, params
 
 
@@ -65,11 +67,17 @@ def _select() -> str:
     return "SELECT " + ", ".join(f"{expr} AS {label}" for label, expr in COLUMNS.items())
 
 
+def _order_by(sort: str, descending: bool) -> str:
+    if sort not in COLUMNS:
+        raise ValidationError(f"Cannot sort by {sort!r}; choose one of: {', '.join(COLUMNS)}.")
+    # the natural key breaks ties, so pages and exports have one stable order
+    return f" ORDER BY {COLUMNS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.source, s.source_key"
+
+
 def page(store: Store, principal: Principal, f: Filters, *, search: str | None = None, sort: str = "sold_at",
          descending: bool = True, page_no: int = 1, page_size: int = 50) -> tuple[pd.DataFrame, int]:
     """One page of rows and the total number of matching rows."""
-    if sort not in COLUMNS:
-        raise ValidationError(f"Cannot sort by {sort!r}; choose one of: {', '.join(COLUMNS)}.")
+    order = _order_by(sort, descending)
     if page_size not in PAGE_SIZES:
         raise ValidationError(f"Page size must be one of {PAGE_SIZES}.")
     if page_no < 1:
@@ -78,18 +86,18 @@ def page(store: Store, principal: Principal, f: Filters, *, search: str | None =
     cur = store.cursor()
     with timed("explorer_count"):
         total = cur.execute("SELECT count(*)" + base, params).fetchone()[0]
-    order = f"{COLUMNS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.source, s.source_key"
     with timed("explorer_page"):
         df = cur.execute(
-            _select() + base + f" ORDER BY {order} LIMIT ? OFFSET ?",
+            _select() + base + order + " LIMIT ? OFFSET ?",
             [*params, page_size, (page_no - 1) * page_size],
         ).df()
     return df, total
 
 
-def export_csv(store: Store, principal: Principal, f: Filters, *, search: str | None = None,
-               ip: str | None = None) -> tuple[bytes, int]:
-    """All matching rows as CSV (row-level security applied), audited. Refuses oversized exports."""
+def export_csv(store: Store, principal: Principal, f: Filters, *, search: str | None = None, sort: str = "sold_at",
+               descending: bool = False, ip: str | None = None) -> tuple[bytes, int]:
+    """All matching rows as CSV in the given order (row-level security applied), audited. Refuses oversized exports."""
+    order = _order_by(sort, descending)
     base, params = _base(f, principal, search)
     cur = store.cursor()
     total = cur.execute("SELECT count(*)" + base, params).fetchone()[0]
@@ -97,7 +105,7 @@ def export_csv(store: Store, principal: Principal, f: Filters, *, search: str | 
     if total > limit:
         raise ValidationError(f"Export of {total:,} rows exceeds the limit of {limit:,}; narrow the filters.")
     with timed("explorer_export"):
-        df = cur.execute(_select() + base + " ORDER BY s.sold_at, s.source, s.source_key", params).df()
+        df = cur.execute(_select() + base + order, params).df()
     buf = io.StringIO()
     df.to_csv(buf, index=False)
     with store.write() as wcur:

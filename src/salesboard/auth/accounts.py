@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +21,9 @@ from .roles import ROLES, Principal
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
 LOGIN_FAILED = "Invalid username or password."
-
+USERNAME_TAKEN = "Username {!r} is already taken; choose another."  # usernames are unique ignoring case
+THROTTLE_AFTER = 3            # consecutive failures before sign-in attempts are spaced out
+THROTTLE_MAX_SECONDS = 900    # the delay doubles per further failure, up to this
 
 
 def check_username(username: str) -> str:
@@ -78,18 +82,73 @@ def _fail_audit(store: Store, action: str, actor: str | None, target: str | None
 
 
 # -- login ---------------------------------------------------------------
+class LoginThrottle:
+    """Consecutive failed sign-ins per (database, username tried), in this process's memory.
+
+    Every name gets the same bookkeeping, whether or not an account has it, so being throttled
+    says nothing about which accounts exist. After THROTTLE_AFTER failures in a row, an attempt
+    sooner than 2^(n - THROTTLE_AFTER) seconds after the previous one is refused unchecked.
+    An attempt counts as failed from the moment it is let through until it succeeds, so parallel
+    attempts cannot all slip through one window. The stored lockout (users.locked_until) is the
+    limit that survives a restart.
+    """
+
+    MAX_NAMES = 10_000  # a spray of made-up names evicts the longest-idle entries instead of growing memory
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._attempts: OrderedDict[tuple[str, str], tuple[int, datetime]] = OrderedDict()
+
+    def admit(self, key: tuple[str, str], now: datetime) -> bool:
+        """Whether an attempt may be checked now; an admitted one is counted (as failed until `clear`)."""
+        with self._lock:
+            count, last = self._attempts.get(key, (0, now))
+            if count >= THROTTLE_AFTER and now < last + self.delay(count):
+                return False
+            self._attempts.pop(key, None)
+            self._attempts[key] = (count + 1, now)  # appended last: the dict stays ordered by last attempt
+            while len(self._attempts) > self.MAX_NAMES:
+                self._attempts.popitem(last=False)
+            return True
+
+    @staticmethod
+    def delay(failures: int) -> timedelta:
+        return timedelta(seconds=min(2 ** (failures - THROTTLE_AFTER), THROTTLE_MAX_SECONDS))
+
+    def clear(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._attempts.pop(key, None)
+
+
+_throttle = LoginThrottle()
+
+
+def _throttle_key(store: Store, username: str) -> tuple[str, str]:
+    return str(store.path), username
+
+
 def authenticate(store: Store, username: str, password: str, ip: str | None = None) -> UserRow:
-    """Check credentials with per-account lockout. Raises AuthError with one generic message."""
-    s = store.settings
+    """Check credentials with per-account throttling and lockout. Raises AuthError with one generic message."""
     username = (username or "").strip()[:64]
     if not username or not password or len(password) > 1024:
         _fail_audit(store, "login.failure", username or None, username or None, "empty or oversized input", ip)
         raise AuthError(LOGIN_FAILED)
+    key, now = _throttle_key(store, username), utcnow()
+    if not _throttle.admit(key, now):
+        # Refused before the account is even looked up: the same quick answer for every name.
+        _fail_audit(store, "login.failure", username, username, "throttled", ip)
+        raise AuthError(LOGIN_FAILED)
+    user = _check_credentials(store, username, password, ip, now)  # a failure stays counted
+    _throttle.clear(key)
+    return user
+
+
+def _check_credentials(store: Store, username: str, password: str, ip: str | None, now: datetime) -> UserRow:
+    s = store.settings
     row = store.query_one(
         "SELECT id, password_hash, is_active, is_demo, failed_logins, locked_until FROM users WHERE username = ?",
         [username],
     )
-    now = utcnow()
     if row is None:
         verify_password(None, password)  # same cost as a real check
         _fail_audit(store, "login.failure", username, username, "unknown user", ip)
@@ -173,7 +232,7 @@ def _create(store: Store, username: str, password: str, role: str, *, display_na
     if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
         raise ValidationError("Email address looks wrong; use the form name@example.com.")
     if store.query_one("SELECT 1 FROM users WHERE lower(username) = lower(?)", [username]):
-        raise ValidationError(f"Username {username!r} is already taken; choose another.")
+        raise ValidationError(USERNAME_TAKEN.format(username))
     pw_hash = hash_password(password)
     with store.write() as cur:
         cur.execute(
@@ -222,6 +281,7 @@ def set_active(store: Store, actor: Principal, username: str, active: bool) -> U
         if not active:
             cur.execute("DELETE FROM sessions WHERE user_id = ?", [user.id])
         audit.record(cur, "user.activate" if active else "user.deactivate", actor=actor.username, target=username)
+    _throttle.clear(_throttle_key(store, username))  # reactivating also lifts the sign-in delay
     return get_user(store, username)
 
 
@@ -229,10 +289,21 @@ def reset_password(store: Store, actor: Principal, username: str, new_password: 
     """Admin reset. Generates a strong password when none is given; ends the user's sessions."""
     _require_admin(actor)
     user = get_user(store, username)
-    password = new_password or secrets.token_urlsafe(12)
+    password = new_password or _generate_password(username)
     check_policy(password, username)
     _store_password(store, user, password, actor.username, "user.password_reset")
     return get_user(store, username), password
+
+
+def _generate_password(username: str) -> str:
+    """16 random URL-safe characters; drawn again in the rare case the policy refuses them (e.g. they hold the name)."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        try:
+            check_policy(password, username)
+        except ValidationError:
+            continue
+        return password
 
 
 def change_password(store: Store, user: Principal, current: str, new: str) -> None:
@@ -252,3 +323,4 @@ def _store_password(store: Store, user: UserRow, password: str, actor: str, acti
             "WHERE id = ?", [pw_hash, utcnow(), user.id])
         cur.execute("DELETE FROM sessions WHERE user_id = ?", [user.id])  # password change ends sessions
         audit.record(cur, action, actor=actor, target=user.username)
+    _throttle.clear(_throttle_key(store, user.username))

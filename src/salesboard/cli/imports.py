@@ -12,7 +12,7 @@ import click
 from rich.table import Table
 
 from ..ingest import mapping as mappings
-from ..ingest.pipeline import EXIT_FAILED, EXIT_OK
+from ..ingest.pipeline import EXIT_FAILED, EXIT_OK, describe_replay, products_warning
 from .common import emit_json, json_option, out, run_op
 
 
@@ -56,6 +56,8 @@ def _print_summary(s: dict) -> None:
     click.echo(f"  read {s['rows_read']:,}  {verb} {s['loaded']:,} (inserted {s['inserted']:,}, updated "
                f"{s['updated']:,}, unchanged {s['unchanged']:,})  quarantined {s['quarantined']:,}  "
                f"in {s['duration_s']:.2f}s")
+    if warning := products_warning(s):
+        click.echo(f"  warning: {warning}")
     if s["quarantined"] and not s["dry_run"]:
         click.echo(f"  see the reasons: salesboard quarantine list --run {s['run_id']}")
 
@@ -263,8 +265,7 @@ def quarantine_replay(ids, run_id, every, mapping, as_json) -> None:
     if as_json:
         emit_json(r)
     else:
-        click.echo(f"replayed {r['replayed']:,} rows: {r['loaded']:,} loaded, {r['quarantined']:,} quarantined again"
-                   + (f"; {r['unparsable']} unparsable lines need a fixed file" if r["unparsable"] else ""))
+        click.echo(describe_replay(r))
     raise SystemExit(r["exit_code"])
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from ..auth.accounts import USERNAME_TAKEN, check_username
+from ..errors import ValidationError
 from .common import emit_json, json_option, out, run_op
 
 
@@ -54,8 +56,8 @@ def list_(as_json: bool) -> None:
 @users.command()
 @click.argument("username")
 @click.option("--role", type=click.Choice(["admin", "manager", "user"]), default="user", show_default=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Prompted when omitted (at least 10 characters).")
+@click.option("--password", help="Prompted (twice, hidden) when omitted, once the name is known to be free; "
+              "at least 10 characters, not a common password.")
 @click.option("--name", "display_name", help="Display name.")
 @click.option("--email")
 @click.option("--team", help="Team: a manager sees the sales of reps in the same team.")
@@ -68,9 +70,20 @@ def add(username, role, password, display_name, email, team, region, as_json) ->
     Example:
       salesboard users add alice --role manager --team alpha --name "Alice Adams"
     """
+    username = check_username(username)
+    if password is None:
+        _require_free(username)  # before the prompt: a bad or taken name should not cost typing a password
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     result = run_op("users.add", dict(username=username, password=password, role=role, display_name=display_name,
                                       email=email, team=team, region=region))
     _show(result["user"], as_json)
+
+
+def _require_free(username: str) -> None:
+    """Through the same path as the add itself (the server when one runs); `users.add` checks again."""
+    taken = {u["username"].lower() for u in run_op("users.list", {})["users"]}
+    if username.lower() in taken:
+        raise ValidationError(USERNAME_TAKEN.format(username))
 
 
 @users.command("set-role")

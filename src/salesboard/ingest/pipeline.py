@@ -148,7 +148,7 @@ def memory_budget(store: Store, cur):
 
 
 def process(store: Store, cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, opts: Options,
-            progress, finish) -> dict:
+            progress, finish, replaying: list[int] | None = None) -> dict:
     """Map, validate and enrich the source rows, then load them and call finish(cur, counts) in ONE transaction.
 
     The typed pass (read, map, validate, enrich) fills a temp table of this
@@ -173,13 +173,14 @@ def process(store: Store, cur, m: Mapping, staged: files.Staged, *, source: str,
         if dups:
             quarantine.fill_raw(cur, TYPED, staged, first_rowid=first)
     with store.write(cur):
-        counts = _load(cur, m, staged, source=source, run_id=run_id, progress=progress, dups=dups, first=first)
+        counts = _load(cur, m, staged, source=source, run_id=run_id, progress=progress, dups=dups, first=first,
+                       replaying=replaying)
         finish(cur, counts)
     return counts
 
 
 def _load(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, progress, dups: int,
-          first: int) -> dict:
+          first: int, replaying: list[int] | None) -> dict:
     timings = progress.timings
     with timings("products"):
         created = products.create_missing(cur, TYPED) if m.unknown_products == "create" else 0
@@ -195,13 +196,15 @@ def _load(cur, m: Mapping, staged: files.Staged, *, source: str, run_id: str, pr
         if staged.rejects:
             quarantine.insert_rejects(cur, staged.rejects_table, run_id=run_id, source=source,
                                       mapping=mapping_ref, now=now)
+        superseded = quarantine.supersede(cur, TYPED, source=source, run_id=run_id, now=now, keep=replaying)
     progress("loading")
     with timings("load"):
         counts = load.merge(cur, TYPED, source=source, load_id=run_id, now=now, timings=timings)
         if counts["inserted"] or counts["updated"]:
             Store.bump_data_version(cur)
     return {**counts, "rows_read": staged.rows + staged.rejects, "quarantined": bad + staged.rejects,
-            "duplicates": dups, "rejected_lines": staged.rejects, "products_created": created}
+            "duplicates": dups, "rejected_lines": staged.rejects, "products_created": created,
+            "quarantine_superseded": superseded}
 
 
 def _ledger(cur, run_id: str, *, source: str, kind: str, started: datetime, status: str, counts: dict,
@@ -328,12 +331,29 @@ def run_file(store: Store, actor, path: str, *, mapping: str | None = None, sour
         track.done(dry.summary["rows_read"])
         return dry.summary
     except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised as the user's one-line error
-        _record_failure(store, actor, run_id, run_source, kind, started, detail, exc)
+        if not dry_run:  # a dry run writes nothing, not even its failure
+            _record_failure(store, actor, run_id, run_source, kind, started, detail, exc)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        raise ImportFailed(f"import failed, nothing was written (run {run_id}): {_message(exc)}") from None
+        what = "dry run failed" if dry_run else f"import failed, nothing was written (run {run_id})"
+        raise ImportFailed(_printable(f"{what}: {_message(exc)}")) from None
     track.done(summary["rows_read"])
     return summary
+
+
+def _printable(text: str) -> str:
+    """One line without control characters: a message can quote bytes of a broken file (NULs, line breaks)."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def products_warning(s: dict) -> str | None:
+    """The warning for SKUs a run created (mapping `unknown_products = "create"`), for the CLI and the Imports page."""
+    n = s.get("products_created") or 0
+    if not n:
+        return None
+    verb = "would be created" if s.get("dry_run") else "created"
+    return (f"{n:,} unknown product{'s' if n > 1 else ''} {verb} from the file's SKUs; set "
+            'unknown_products = "reject" in the mapping to quarantine such rows instead')
 
 
 def _message(exc: BaseException) -> str:
@@ -354,7 +374,7 @@ def _record_failure(store, actor, run_id, source, kind, started, detail, exc) ->
 
 
 def _extra(counts: dict) -> dict:
-    return {k: counts[k] for k in ("duplicates", "rejected_lines", "products_created")}
+    return {k: counts[k] for k in ("duplicates", "rejected_lines", "products_created", "quarantine_superseded")}
 
 
 def _summary(run_id: str, source: str, counts: dict, detail: dict, t0: float) -> dict:
@@ -372,14 +392,25 @@ def _summary(run_id: str, source: str, counts: dict, detail: dict, t0: float) ->
     }
 
 
+def describe_replay(r: dict) -> str:
+    """One line for the CLI and the Quarantine page."""
+    return (f"replayed {r['replayed']:,} rows: {r['loaded']:,} loaded, {r['quarantined']:,} quarantined again"
+            + (f"; {r['superseded']:,} closed as superseded (a later row of their key is loaded)" if r["superseded"] else "")
+            + (f"; {r['unparsable']} unparsable lines need a fixed file" if r["unparsable"] else ""))
+
+
 def replay(store: Store, actor, *, ids: list[int] | None = None, run_id: str | None = None, every: bool = False,
            mapping: str | None = None, progress=None) -> dict:
     """Re-run open quarantined rows through the current mapping and rules: one run per (source, mapping)."""
     report = progress or (lambda _: None)
     opts = options(store)
-    runs, unparsable = [], 0
+    runs, unparsable, stale = [], 0, 0
     for group in quarantine.open_groups(store, ids=ids, run_id=run_id, every=every):
         unparsable += group["unparsable"]
+        ids = group["ids"] or []  # NULL when the group holds only unparsable lines
+        fresh = quarantine.close_stale(store, ids, actor=actor.username) if ids else []
+        stale += len(ids) - len(fresh)
+        group["ids"] = fresh
         if not group["ids"]:
             continue
         new_run, started, t0 = new_run_id("replay"), utcnow(), time.monotonic()
@@ -403,7 +434,7 @@ def replay(store: Store, actor, *, ids: list[int] | None = None, run_id: str | N
 
                 summary = None
                 process(store, cur, m, staged, source=group["source"], run_id=new_run, opts=opts, progress=track,
-                        finish=finish)
+                        finish=finish, replaying=group["ids"])
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised as one line
             _record_failure(store, actor, new_run, group["source"], "replay", started, detail, exc)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -411,9 +442,10 @@ def replay(store: Store, actor, *, ids: list[int] | None = None, run_id: str | N
             raise ImportFailed(f"replay failed, nothing was changed (run {new_run}): {_message(exc)}") from None
         track.done(summary["rows_read"])
         runs.append(summary)
-    if not runs and not unparsable:
+    if not runs and not unparsable and not stale:
         raise SalesboardError("no open quarantined rows match; see `salesboard quarantine list`")
-    worst = max((r["exit_code"] for r in runs), default=EXIT_PARTIAL)
-    return {"runs": runs, "unparsable": unparsable, "exit_code": EXIT_PARTIAL if unparsable else worst,
+    worst = max((r["exit_code"] for r in runs), default=EXIT_PARTIAL if unparsable or not stale else EXIT_OK)
+    return {"runs": runs, "unparsable": unparsable, "superseded": stale,
+            "exit_code": EXIT_PARTIAL if unparsable else worst,
             "replayed": sum(r["rows_read"] for r in runs),
             "loaded": sum(r["loaded"] for r in runs), "quarantined": sum(r["quarantined"] for r in runs)}

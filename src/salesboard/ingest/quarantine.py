@@ -17,6 +17,7 @@ from ..auth import audit
 from ..clock import utcnow
 from ..errors import NotFound, ValidationError
 from .transform import SRC, ident, raw_json, row_number
+from .validation import DUPLICATE_REASON
 
 READER_LINE = "_csv_line"  # raw key of a line the CSV reader could not split (cannot be re-mapped)
 
@@ -60,10 +61,53 @@ def insert_rejects(cur: duckdb.DuckDBPyConnection, rejects_table: str, *, run_id
             SELECT $run, $source, $mapping, NULL, NULL,
                    json_object('{READER_LINE}', trim(any_value(csv_line), chr(13) || chr(10))),
                    list('record ' || line::VARCHAR || ' (the header is record 1): ' || error_message ORDER BY column_idx), $now
-            FROM {rejects_table} WHERE scan_id = (SELECT min(scan_id) FROM {rejects_table})  -- a re-read adds copies
+            FROM (SELECT *, min(column_idx) OVER w AS lo, max(column_idx) OVER w AS hi FROM {rejects_table}
+                  WHERE scan_id = (SELECT min(scan_id) FROM {rejects_table})  -- a re-read adds copies
+                  WINDOW w AS (PARTITION BY line, error_type))
+            -- the reader reports a short line once per missing column ("Found: 1", "Found: 2", ...) and a long
+            -- one once per extra column: keep the one with the line's true field count
+            WHERE CASE error_type::VARCHAR WHEN 'MISSING COLUMNS' THEN column_idx = lo
+                                           WHEN 'TOO MANY COLUMNS' THEN column_idx = hi ELSE true END
             GROUP BY line ORDER BY line""",
         {"run": run_id, "source": source, "mapping": mapping, "now": now},
     )
+
+
+SUPERSEDED = "superseded"  # resolved_by of rows closed because a newer row of their key exists (status 'discarded')
+
+
+def supersede(cur: duckdb.DuckDBPyConnection, typed: str, *, source: str, run_id: str, now: datetime,
+              keep: list[int] | None = None) -> int:
+    """Close open rows of earlier runs that this run has a newer row for (same source and key, or the same
+    unparsable line): re-importing a file never doubles its quarantine, and a corrected re-import closes it.
+    `keep`: rows this run is replaying (they are marked replayed instead)."""
+    return cur.execute(
+        f"""UPDATE quarantine SET status = 'discarded', resolved_at = $now, resolved_by = '{SUPERSEDED}',
+                   resolved_run_id = $run
+            WHERE status = 'open' AND source = $source AND run_id <> $run AND NOT list_contains($keep, id)
+              AND (source_key IN (SELECT source_key FROM {typed} WHERE source_key IS NOT NULL)
+                   OR (source_key IS NULL AND raw::VARCHAR IN (
+                       SELECT raw::VARCHAR FROM quarantine WHERE run_id = $run AND source_key IS NULL)))""",
+        {"now": now, "run": run_id, "source": source, "keep": keep or []}).fetchone()[0]
+
+
+def close_stale(store, ids: list[int], *, actor: str) -> list[int]:
+    """Of rows about to be replayed, close those that must not overwrite what is loaded now; return the rest.
+
+    Stale: a duplicate that lost to a later row of the same file (replaying it would undo the winner), or a
+    row whose key was written to `sales` at or after the row was quarantined (a newer version is loaded)."""
+    with store.write() as cur:
+        stale = [r[0] for r in cur.execute(
+            f"""SELECT q.id FROM quarantine q WHERE list_contains($ids, q.id) AND (
+                    list_contains(list_transform(q.reasons, r -> contains(r, '{DUPLICATE_REASON}')), true)
+                    OR EXISTS (SELECT 1 FROM sales s WHERE s.source = q.source AND s.source_key = q.source_key
+                               AND s.updated_at >= q.created_at))""", {"ids": ids}).fetchall()]
+        if stale:
+            cur.execute(f"UPDATE quarantine SET status = 'discarded', resolved_at = $now, resolved_by = '{SUPERSEDED}' "
+                        "WHERE list_contains($ids, id)", {"now": utcnow(), "ids": stale})
+            audit.record(cur, "quarantine.superseded", actor=actor, target="rows",
+                         detail={"rows": len(stale), "ids": stale[:100]})
+    return [i for i in ids if i not in set(stale)]
 
 
 # -- the operator's commands ------------------------------------------------

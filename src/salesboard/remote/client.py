@@ -17,7 +17,7 @@ import httpx
 
 from ..auth.roles import LOCAL_ADMIN
 from ..config import Settings
-from ..errors import DatabaseLockedError, SalesboardError
+from ..errors import DatabaseLockedError, NotFound, SalesboardError
 from ..store import open_store
 from . import operations
 
@@ -49,8 +49,16 @@ def read_server_file(settings: Settings) -> dict | None:
         return None
 
 
+# Operations that only make sense on a database that exists: on a missing file the likely cause is a
+# mistyped SALESBOARD_DB, and opening it would silently create an empty database. (init and import
+# create one; restore, drills and backup listings must work when the database is lost.)
+_NEED_DATABASE = ("users.", "jobs.", "ingest.quarantine.", "ingest.runs.", "backup.create")
+
+
 def call(settings: Settings, name: str, params: dict[str, Any], progress: operations.Progress | None = None,
          *, timeout: float = 3600) -> dict:
+    if name.startswith(_NEED_DATABASE) and not settings.db.exists():
+        raise NotFound(f"no database at {settings.db}: run `salesboard init` first, or check SALESBOARD_DB")
     try:
         store = open_store(settings)
     except DatabaseLockedError as exc:

@@ -7,6 +7,7 @@ import math
 import streamlit as st
 
 from ...analytics import explorer
+from ...analytics.filters import Filters
 from ...auth.roles import Principal
 from ...errors import ValidationError
 from ...store import Store
@@ -44,14 +45,25 @@ def render(principal: Principal, store: Store) -> None:
         st.session_state["x_page"] = page_no + 1
         st.rerun()
     st.divider()
+    _export(store, principal, f, search or None, sort, descending, total)
+
+
+def _export(store: Store, principal: Principal, f: Filters, search: str | None, sort: str, descending: bool,
+            total: int) -> None:
+    """Prepare a CSV of the query shown; it is offered only while that query is still the one on screen."""
+    query = (principal.username, f, search, sort, descending)
+    prepared = st.session_state.get("x_csv")
+    if prepared and prepared["query"] != query:
+        del st.session_state["x_csv"]  # filters, search or sort changed: that file no longer matches the table
+        prepared = None
     if st.button(f"Prepare CSV export ({total:,} rows)", key="x_export", disabled=total == 0):
         try:
-            data, rows = explorer.export_csv(store, principal, f, search=search or None)
+            data, rows = explorer.export_csv(store, principal, f, search=search, sort=sort, descending=descending)
         except ValidationError as exc:
             st.error(str(exc))
         else:
-            st.session_state["x_csv"] = data
-            st.success(f"Export of {rows:,} rows is ready.")
-    if st.session_state.get("x_csv"):
-        st.download_button("Download CSV", st.session_state["x_csv"], file_name="sales_export.csv",
+            prepared = st.session_state["x_csv"] = {"query": query, "data": data, "rows": rows}
+    if prepared:
+        st.success(f"Export of {prepared['rows']:,} rows is ready.")
+        st.download_button("Download CSV", prepared["data"], file_name="sales_export.csv",
                            mime="text/csv", key="x_download")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -19,18 +20,38 @@ DETECT = "(detect from the columns)"
 TYPES = ["csv", "tsv", "txt", "gz", "zip", "xlsx", "parquet", "json", "ndjson", "jsonl"]
 
 
-def _audit_upload(store, principal, name: str, size: int, accepted: bool, why: str | None = None) -> None:
+def upload_cap_mb(limit_mb: int) -> int:
+    """Streamlit's own cap (server.maxUploadSize), set by `salesboard serve` from SALESBOARD_MAX_UPLOAD_MB.
+
+    Twice our limit: a file somewhat too big still reaches our check, which says what to do and audits
+    it. Past the cap the browser refuses the file before sending it (nothing reaches the server).
+    """
+    return max(1, 2 * limit_mb)
+
+
+def _audit_upload(store, principal, upload, why: str | None = None, mapping: str | None = None) -> None:
+    """Audit an upload as accepted (why None) or rejected with the mapping tried.
+
+    Once per file, or per file and mapping while it is refused: every click reruns this page.
+    """
+    seen = st.session_state.setdefault("import_audited", set())
+    key = (upload.file_id, "accepted" if why is None else mapping)
+    if (upload.file_id, "accepted") in seen or key in seen:
+        return
+    seen.add(key)
     with store.write() as cur:
-        audit.record(cur, "import.upload", actor=principal.username, target=name, success=accepted,
-                     detail={"bytes": size, **({"rejected": why} if why else {})})
+        audit.record(cur, "import.upload", actor=principal.username, target=upload.name, success=why is None,
+                     detail={"bytes": upload.size, **({"rejected": why} if why else {})})
 
 
-def _save(upload) -> Path:
-    """Keep the upload in a private temp folder for this session until the next upload."""
-    folder = st.session_state.setdefault("import_tmp", tempfile.mkdtemp(prefix="salesboard-upload-"))
-    path = Path(folder) / Path(upload.name).name
-    path.write_bytes(upload.getvalue())
-    return path
+@contextmanager
+def _saved(upload):
+    """The upload as a file for this script run only: removed afterwards whatever happens."""
+    name = Path(upload.name).name  # the browser's name, kept: its extension helps the format detection
+    with tempfile.TemporaryDirectory(prefix="salesboard-upload-") as folder:
+        path = Path(folder) / (name if name not in ("", "..") else "upload")
+        path.write_bytes(upload.getvalue())
+        yield path
 
 
 def _preview_frame(rows: list[dict]) -> pd.DataFrame:
@@ -59,13 +80,15 @@ def _run_with_progress(store, principal, path: Path, mapping: str | None, dry_ru
     bar = st.progress(0.0, text="Starting...")
     worker = threading.Thread(target=work, name="ui-import", daemon=True)
     worker.start()
-    while worker.is_alive():
-        ev = state.get("event") or {}
-        frac = (ev["done"] / ev["total"]) if ev.get("total") and ev.get("done") is not None else 0.0
-        rate = f" - {ev['rate']:,.0f} rows/s" if ev.get("rate") else ""
-        bar.progress(min(frac, 1.0), text=f"{ev.get('stage', 'reading').capitalize()}{rate}")
-        time.sleep(0.2)
-    worker.join()
+    try:
+        while worker.is_alive():
+            ev = state.get("event") or {}
+            frac = (ev["done"] / ev["total"]) if ev.get("total") and ev.get("done") is not None else 0.0
+            rate = f" - {ev['rate']:,.0f} rows/s" if ev.get("rate") else ""
+            bar.progress(min(frac, 1.0), text=f"{ev.get('stage', 'reading').capitalize()}{rate}")
+            time.sleep(0.2)
+    finally:
+        worker.join()  # even when the user leaves the page: the file is removed only after the run ends
     bar.progress(1.0, text="Done")
     if "error" in state:
         raise state["error"]
@@ -76,6 +99,8 @@ def _show_summary(s: dict) -> None:
     text = (f"Run {s['run_id']}: read {s['rows_read']:,}, loaded {s['loaded']:,} (inserted {s['inserted']:,}, "
             f"updated {s['updated']:,}, unchanged {s['unchanged']:,}), quarantined {s['quarantined']:,}.")
     (st.warning if s["quarantined"] else st.success)(text)
+    if warning := pipeline.products_warning(s):
+        st.warning(f"Warning: {warning}.")
     c = st.columns(4)
     c[0].metric("Rows read", f"{s['rows_read']:,}")
     c[1].metric("Loaded", f"{s['loaded']:,}")
@@ -97,24 +122,30 @@ def render(principal, store) -> None:
     if upload is None:
         return
     if upload.size > limit_mb * 1024 * 1024:
-        if st.session_state.get("import_rejected") != (upload.name, upload.size):
-            _audit_upload(store, principal, upload.name, upload.size, False, f"larger than {limit_mb} MB")
-            st.session_state["import_rejected"] = (upload.name, upload.size)
+        _audit_upload(store, principal, upload, f"larger than {limit_mb} MB")
         st.error(f"{upload.name} is {upload.size / 1e6:.1f} MB; the limit is {limit_mb} MB "
                  "(SALESBOARD_MAX_UPLOAD_MB). Split the file or import it with `salesboard import`.")
         return
-    if st.session_state.get("import_saved") != (upload.name, upload.size):
-        st.session_state["import_path"] = str(_save(upload))
-        st.session_state["import_saved"] = (upload.name, upload.size)
-        _audit_upload(store, principal, upload.name, upload.size, True)
-    path = Path(st.session_state["import_path"])
     choice = st.selectbox("Mapping", [DETECT, *mappings.builtin_names()], key="import_mapping")
-    mapping = None if choice == DETECT else choice
+    with _saved(upload) as path:
+        _preview_and_import(store, principal, upload, path, None if choice == DETECT else choice)
+
+
+def _in_words(exc: Exception, path: Path, upload) -> str:
+    """The error with the upload's name in place of its temporary path (gone once this run ends)."""
+    return str(exc).replace(str(path), upload.name)
+
+
+def _preview_and_import(store, principal, upload, path: Path, mapping: str | None) -> None:
     try:
         preview = runs.preview(store, str(path), mapping=mapping, limit=20)
     except SalesboardError as exc:
-        st.error(str(exc))
+        # A file no reader or mapping accepts is refused: the audit entry says why, the file is gone.
+        why = _in_words(exc, path, upload)
+        _audit_upload(store, principal, upload, why, mapping)
+        st.error(why)
         return
+    _audit_upload(store, principal, upload)
     st.write(f"Mapping **{preview['mapping']}**, {preview['rows_in_file']:,} rows "
              f"({preview['file']['format']}, {preview['file']['encoding'] or 'binary'}). "
              f"{preview['errors']} of the first {len(preview['rows'])} rows have errors.")
@@ -125,6 +156,6 @@ def render(principal, store) -> None:
         try:
             summary = _run_with_progress(store, principal, path, preview["mapping"], dry_run)
         except SalesboardError as exc:
-            st.error(str(exc))
+            st.error(_in_words(exc, path, upload))
             return
         _show_summary(summary)

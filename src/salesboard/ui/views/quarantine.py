@@ -39,7 +39,7 @@ def render(principal, store) -> None:
     if c1.button("Replay with the current mapping", type="primary", key="quarantine_replay"):
         try:
             r = pipeline.replay(store, principal, run_id=run_id)
-            st.success(f"Replayed {r['replayed']:,}: {r['loaded']:,} loaded, {r['quarantined']:,} quarantined again.")
+            st.success(pipeline.describe_replay(r).capitalize() + ".")
         except SalesboardError as exc:
             st.error(str(exc))
     if c2.button("Discard these rows", key="quarantine_discard"):
