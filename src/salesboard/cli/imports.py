@@ -17,7 +17,7 @@ from .common import emit_json, json_option, out, run_op
 
 
 def register(cli: click.Group) -> None:
-    for cmd in (import_, sync_sales, mappings_group, quarantine_group, fx_group, runs_group):
+    for cmd in (import_, sync_sales, mappings_group, quarantine_group, fx_group, regions_group, runs_group):
         cli.add_command(cmd)
 
 
@@ -309,6 +309,49 @@ def fx_import(file, base, as_json) -> None:
     """
     r = run_op("ingest.fx.import", {"path": str(Path(file).resolve()), "base": base})
     emit_json(r) if as_json else click.echo(f"{r['rows']} rate(s): {r['inserted']} new, {r['updated']} changed")
+
+
+@click.group("regions")
+def regions_group() -> None:
+    """Rules that give a region to imported rows that name a country (and state) but no region.
+
+    
+    Example:
+      salesboard regions import regions.csv     # columns: country,region[,state]
+    """
+
+
+@regions_group.command("list")
+@json_option
+def regions_list(as_json) -> None:
+    """Show the rules (state empty = the whole country).
+
+    
+    Example:
+      salesboard regions list --json
+    """
+    r = run_op("ingest.regions.list", {})
+    if as_json:
+        emit_json(r["rules"])
+        return
+    table = Table("country", "state", "region")
+    for rule in r["rules"]:
+        table.add_row(rule["country"], rule["state"] or "(any)", rule["region"])
+    out.print(table)
+
+
+@regions_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option
+def regions_import(file, as_json) -> None:
+    """Add or change rules; a later row for the same country and state wins. Loaded sales keep their region.
+
+    
+    Example:
+      printf 'country,state,region\nUnited States,California,West\n' > regions.csv && salesboard regions import regions.csv
+    """
+    r = run_op("ingest.regions.import", {"path": str(Path(file).resolve())})
+    emit_json(r) if as_json else click.echo(f"{r['rows']} rule(s): {r['inserted']} new, {r['updated']} changed")
 
 
 @click.group("runs")

@@ -6,7 +6,7 @@ from ..errors import PermissionDenied
 from ..remote.operations import operation
 from . import mapping as mappings
 from . import pipeline, quarantine, runs
-from .enrichment import fx
+from .enrichment import fx, regions
 
 
 def _manager(actor) -> None:
@@ -57,6 +57,17 @@ def quarantine_discard(store, actor, progress, ids=None, run_id=None, all=False)
 def fx_import(store, actor, progress, path, base=None):
     _manager(actor)
     return fx.import_rates(store, actor, path, base=base)
+
+
+@operation("ingest.regions.list")
+def regions_list(store, actor, progress):
+    return {"rules": regions.list_rules(store)}
+
+
+@operation("ingest.regions.import")
+def regions_import(store, actor, progress, path):
+    _manager(actor)
+    return regions.import_rules(store, actor, path)
 
 
 @operation("ingest.runs.list")
