@@ -10,6 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -21,6 +22,19 @@ def _bool(value: str) -> bool:
     if v in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _check_url(name: str, value: str) -> None:
+    """An http(s) URL with a host (and a valid port), or a one-line ConfigError naming the setting."""
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in {"http", "https"} and bool(parts.hostname) and not any(c.isspace() for c in value)
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"SALESBOARD_{name.upper()} must be an http(s) URL such as https://s3.eu-central-1.amazonaws.com "
+                          f"or http://127.0.0.1:9000, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -131,4 +145,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError("SALESBOARD_ENV must be development, production or test")
     if len(s.base_currency) != 3:
         raise ConfigError("SALESBOARD_BASE_CURRENCY must be a 3-letter ISO code, e.g. USD")
+    if s.s3_endpoint:
+        _check_url("s3_endpoint", s.s3_endpoint)
     return s

@@ -183,6 +183,12 @@ def test_cli_backup_and_restore_through_a_running_server(demo_db, moto_endpoint)
         from_s3 = server.cli("restore", "latest", "--from", "s3", "--yes", "--json")
         assert from_s3.returncode == 0, from_s3.stderr
         assert json.loads(from_s3.stdout)["restored"] == name
+        # undo it: its safety copy (which has 'zed') goes back in through the server, unverified
+        safety = json.loads(from_s3.stdout)["safety_copy"]
+        back = server.cli("restore", safety, "--yes", "--json")
+        assert back.returncode == 0, back.stderr
+        assert (json.loads(back.stdout)["restored"], json.loads(back.stdout)["verified"]) == (Path(safety).stem, False)
+        assert "zed" in [u["username"] for u in json.loads(server.cli("users", "list", "--json").stdout)]
         jobs_list = json.loads(server.cli("jobs", "list", "--json").stdout)
         assert jobs_list["scheduler_running"] is True
         assert [j["name"] for j in jobs_list["jobs"]] == ["daily-sync", "health-check", "daily-backup",

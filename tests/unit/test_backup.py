@@ -5,23 +5,34 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from salesboard.auth import audit
+from salesboard.auth import audit, sessions
 from salesboard.backup import BackupError, catalog
 from salesboard.backup.create import create_backup
-from salesboard.backup.manifest import load_manifest
+from salesboard.backup.manifest import load_manifest, sha256_file
 from salesboard.backup.operations import list_backups, make_backup, prune, status, verify_named
 from salesboard.backup.restore import probe, resolve, restore_into_store, restore_offline
 from salesboard.backup.verify import verify_backup
+from salesboard.clock import utcnow
+from salesboard.errors import DatabaseLockedError, SalesboardError
 from salesboard.store import Store, open_store
+
+# DuckDB 1.5's file layout: three 4 KB headers, then 256 KB blocks, each checksummed as a whole.
+HEADER, BLOCK = 3 * 4096, 256 * 1024
+CORRUPT_BLOCK = r"IO Error: Corrupt database file: computed checksum \d+ does not match stored checksum \d+ " \
+                r"in block at location {}"
 
 
 def _insert_batch(cur, batch: int, n: int = 100) -> None:
@@ -31,6 +42,29 @@ def _insert_batch(cur, batch: int, n: int = 100) -> None:
         "'USD', 1, 'completed', ? FROM range(?) t(i)", [str(batch), f"load-{batch}", n])
     Store.bump_data_version(cur)
     audit.record(cur, "test.batch", actor="writer", detail={"batch": batch})
+
+
+def _flip(path, positions) -> None:
+    with open(path, "r+b") as fh:
+        for pos in positions:
+            fh.seek(pos)
+            byte = fh.read(1)[0]
+            fh.seek(pos)
+            fh.write(bytes([byte ^ 0xFF]))
+
+
+def _every_block(path) -> range:
+    """A position inside every block of a database file, past the block's own checksum."""
+    return range(HEADER + 64, path.stat().st_size, BLOCK)
+
+
+def _block_of(path, table: str, column: str) -> int:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(f"SELECT block_id FROM pragma_storage_info('{table}') WHERE column_name = ? "
+                           "AND block_id >= 0 LIMIT 1", [column]).fetchone()[0]
+    finally:
+        con.close()
 
 
 def _scratch_stats(path):
@@ -130,6 +164,24 @@ def test_fingerprints_catch_damage_the_checksum_was_told_to_accept(demo_store, t
                   raw_size=changed.stat().st_size)
     report = verify_backup(changed, forged, tmp_path / "s.duckdb")
     assert report.errors == ["table sales: fingerprint differs in column(s) net_amount"]
+
+
+def test_damaged_data_blocks_are_refused_though_the_checksum_was_recomputed(demo_store, tmp_path):
+    """Bytes changed inside the sales data and a manifest forged to match the new file's sha256 and
+    size: DuckDB's block checksum, read while every value is fingerprinted, still refuses it."""
+    backup, manifest, _ = create_backup(demo_store)
+    changed = tmp_path / "changed.duckdb"
+    shutil.copy(backup.data_path, changed)
+    block = _block_of(changed, "sales", "net_amount")
+    _flip(changed, [HEADER + block * BLOCK + 4096 + i for i in range(8)])
+    digest = sha256_file(changed)
+    forged = dict(manifest, size=changed.stat().st_size, sha256=digest, raw_sha256=digest,
+                  raw_size=changed.stat().st_size)
+    report = verify_backup(changed, forged, tmp_path / "s.duckdb")
+    assert not report.ok and len(report.errors) == 1
+    assert re.fullmatch(r"restored copy is unreadable \(" + CORRUPT_BLOCK.format(HEADER + block * BLOCK) + r"\)",
+                        report.errors[0]), report.errors
+    assert not (tmp_path / "s.duckdb").exists()
 
 
 def test_truncated_backup_is_refused(demo_store, tmp_path):
@@ -241,6 +293,125 @@ def test_offline_restore_of_a_damaged_database(demo_store, settings):
     finally:
         s.close()
     assert open(result["safety_copy"], "rb").read(10) == b"this is no"
+
+
+def test_a_damaged_database_is_reported_damaged_not_locked_and_restored(demo_store, settings):
+    """DuckDB's checksum error names the "block at location N": that must not read as a lock."""
+    token = sessions.create_session(demo_store, 1)
+    backup, _, _ = create_backup(demo_store)
+    demo_store.close()
+    _flip(settings.db, _every_block(settings.db))
+    with pytest.raises(SalesboardError) as exc:
+        open_store(settings)
+    assert type(exc.value) is SalesboardError  # not DatabaseLockedError
+    assert re.fullmatch(re.escape(f"{settings.db} is damaged and cannot be opened (") + CORRUPT_BLOCK.format(r"\d+")
+                        + re.escape("); restore it from a backup with `salesboard restore latest --yes` "
+                                    "(docs/restore-runbook.md)"), str(exc.value)), str(exc.value)
+    assert probe(settings) == "unreadable"
+    result = restore_offline(settings, resolve(settings, "latest", "local"))
+    assert (result["restored"], result["sales"], result["verified"]) == (backup.name, 3000, True)
+    assert (result["sessions_ended"], result["job_runs_interrupted"]) == (1, 0)
+    s = open_store(settings)
+    try:
+        assert s.query_one("SELECT count(*) FROM sales")[0] == 3000
+        assert sessions.resolve_session(s, token) is None
+    finally:
+        s.close()
+
+
+def test_a_database_held_by_another_process_is_locked_not_damaged(demo_store, settings):
+    demo_store.close()
+    code = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('holding', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(settings.db)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        assert probe(settings) == "locked"
+        with pytest.raises(DatabaseLockedError, match=rf"^{re.escape(str(settings.db))} is in use by process "
+                                                      rf"{holder.pid} \("):
+            open_store(settings)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+def test_restore_ends_sessions_and_job_runs_the_backup_left_open(demo_store, settings):
+    """The backup was taken mid-job and before a logout: after the restore the run is interrupted
+    (it never finishes in this process) and the ended session does not come back."""
+    token = sessions.create_session(demo_store, 1)
+    ticket = sessions.issue_ticket(demo_store, token)
+    with demo_store.write() as cur:
+        cur.execute("INSERT INTO job_runs (job, trigger, started_at, status) "
+                    "VALUES ('daily-backup', 'schedule', ?, 'running')", [utcnow()])
+    make_backup(demo_store)
+    sessions.end_session(demo_store, token, actor="admin")
+    result = restore_into_store(demo_store, catalog.find_local(settings, "latest"), actor="tester")
+    assert (result["sessions_ended"], result["job_runs_interrupted"]) == (1, 1)
+    assert sessions.resolve_session(demo_store, token) is None
+    assert sessions.redeem_ticket(demo_store, ticket) is None
+    assert demo_store.query_one("SELECT count(*) FROM sessions")[0] == 0
+    runs = demo_store.query("SELECT job, status, finished_at IS NOT NULL FROM job_runs")
+    assert runs == [("daily-backup", "interrupted", True)]
+    detail = json.loads(demo_store.query_one("SELECT detail FROM audit_log WHERE action = 'backup.restore'")[0])
+    assert (detail["sessions_ended"], detail["job_runs_interrupted"], detail["verified"]) == (1, 1, True)
+
+
+def test_restore_a_safety_copy_with_its_wal(demo_store, settings):
+    """A safety copy has no manifest: restorable as unverified, with its WAL, and left as it was."""
+    make_backup(demo_store)
+    with demo_store.write() as cur:
+        _insert_batch(cur, 1, 500)
+    safety = Path(restore_into_store(demo_store, catalog.find_local(settings, "latest"))["safety_copy"])
+    con = duckdb.connect(str(safety))  # a change that lives only in the copy's WAL
+    con.execute("PRAGMA disable_checkpoint_on_shutdown")
+    con.execute("DELETE FROM sales WHERE source_key = 'demo-7'")
+    con.close()
+    wal = safety.with_name(safety.name + ".wal")
+    before = (safety.read_bytes(), wal.read_bytes())
+    assert len(before[1]) > 0
+    with pytest.raises(BackupError, match=re.escape(f"{safety} is a safety copy: it has no manifest and cannot be "
+                                                    f"verified; restore it with `salesboard restore {safety} --yes`")):
+        verify_named(demo_store, str(safety))
+    result = restore_into_store(demo_store, catalog.find_local(settings, str(safety)))
+    assert (result["restored"], result["verified"], result["sales"]) == (safety.stem, False, 3499)
+    assert demo_store.query_one("SELECT count(*) FROM sales WHERE source_key IN ('demo-7', 'demo-8')")[0] == 1
+    assert (safety.read_bytes(), wal.read_bytes()) == before  # untouched: the restore can be repeated
+    assert sorted(p.name for p in settings.db.parent.iterdir() if p.name.startswith(".restore-")) == []
+    # by bare name it is found in backups/safety/; a damaged one is refused before anything changes
+    damaged = safety.with_name("pre_restore_20200101_000000.duckdb")
+    shutil.copy(safety, damaged)
+    _flip(damaged, [HEADER + _block_of(damaged, "sales", "net_amount") * BLOCK + 4096])
+    with pytest.raises(BackupError, match=re.escape(f"safety copy {damaged} is refused: it is damaged (IO Error: "
+                                                    "Corrupt database file: computed checksum")):
+        restore_into_store(demo_store, catalog.find_local(settings, damaged.stem))
+    assert demo_store.query_one("SELECT count(*) FROM sales")[0] == 3499
+    with pytest.raises(BackupError, match="safety copy 'pre_restore_20990101_000000' not found; they are kept in "):
+        catalog.find_local(settings, "pre_restore_20990101_000000")
+
+
+def test_safety_copies_made_in_one_second_never_overwrite_each_other(settings, monkeypatch):
+    from salesboard.backup import restore
+
+    monkeypatch.setattr(restore, "utcnow", lambda: datetime(2026, 1, 2, 3, 4, 5))
+    names = []
+    for _ in range(3):
+        path = restore.safety_path(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+        names.append(path.name)
+    assert names == ["pre_restore_20260102_030405.duckdb", "pre_restore_20260102_030405_2.duckdb",
+                     "pre_restore_20260102_030405_3.duckdb"]
+    found = catalog.find_local(settings, "pre_restore_20260102_030405_2")
+    assert (found.name, found.safety_copy, found.created_at) == (names[1][:-7], True, datetime(2026, 1, 2, 3, 4, 5))
+
+
+def test_offsite_with_an_endpoint_botocore_refuses_is_one_line(settings):
+    from salesboard.backup.s3 import Offsite
+
+    with pytest.raises(BackupError) as exc:
+        Offsite(replace(settings, s3_bucket="b", s3_endpoint="notaurl"))
+    assert str(exc.value) == ("S3 client cannot be set up (Invalid endpoint: notaurl); check SALESBOARD_S3_ENDPOINT "
+                              "('notaurl') and SALESBOARD_S3_REGION ('us-east-1')")
 
 
 def test_list_status_and_prune(demo_store, settings):

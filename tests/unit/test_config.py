@@ -1,5 +1,6 @@
 """Settings: parsing, errors, and that every setting is documented."""
 
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -32,10 +33,20 @@ def test_toml_file_then_env_wins(tmp_path):
     ({"SALESBOARD_ALLOW_REGISTRATION": "maybe"}, "SALESBOARD_ALLOW_REGISTRATION: expected true/false"),
     ({"SALESBOARD_ENV": "staging"}, "SALESBOARD_ENV must be development, production or test"),
     ({"SALESBOARD_BASE_CURRENCY": "EURO"}, "SALESBOARD_BASE_CURRENCY must be a 3-letter ISO code"),
+    *[({"SALESBOARD_S3_ENDPOINT": url}, "SALESBOARD_S3_ENDPOINT must be an http(s) URL such as "
+       f"https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:9000, not '{url}'")
+      for url in ("notaurl", "localhost:9000", "http://", "ftp://s3.example.com", "http://s3 example.com",
+                  "https://s3.example.com:99999")],
 ])
 def test_bad_values_say_what_to_fix(tmp_path, env, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings({"SALESBOARD_CONFIG": str(tmp_path / "none.toml"), **env})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9000", "https://s3.eu-central-1.amazonaws.com",
+                                 "https://acc.r2.cloudflarestorage.com/", "http://[::1]:9000"])
+def test_s3_endpoints_that_are_urls_are_accepted(tmp_path, url):
+    assert load_settings({"SALESBOARD_CONFIG": str(tmp_path / "none.toml"), "SALESBOARD_S3_ENDPOINT": url}).s3_endpoint == url
 
 
 def test_every_setting_is_documented():

@@ -3,6 +3,7 @@ failing jobs are retried with backoff and never stop the scheduler."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -13,7 +14,7 @@ import pytest
 from salesboard.clock import utcnow
 from salesboard.errors import ConfigError
 from salesboard.ops import jobs
-from salesboard.ops.scheduler import Scheduler, cron_trigger
+from salesboard.ops.scheduler import Scheduler, cron_trigger, schedule
 
 
 class Clock:
@@ -229,3 +230,30 @@ def test_timezone_schedule(store, tmp_path):
     due = sched.last_due("daily-backup", datetime(2026, 7, 1, 2, 0, tzinfo=timezone.utc))
     assert due.astimezone(timezone.utc) == datetime(2026, 7, 1, 1, 0, tzinfo=timezone.utc)  # 03:00 CEST
     assert timedelta(0) < datetime(2026, 7, 1, 2, 0, tzinfo=timezone.utc) - due
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"job_backup_cron": "bad"},
+     "SALESBOARD_JOB_BACKUP_CRON: cron 'bad' must have 5 fields (minute hour day month weekday), e.g. '0 3 * * *'"),
+    ({"job_cleanup_cron": "0 4 * * 9"},
+     "SALESBOARD_JOB_CLEANUP_CRON: cron '0 4 * * 9': weekday numbers go from 0 to 7 (0 and 7 = Sunday)"),
+    ({"job_health_cron": "99 * * * *"},
+     "SALESBOARD_JOB_HEALTH_CRON: cron '99 * * * *': Error validating expression '99': the last value (99) is "
+     "higher than the maximum value (59)"),
+    ({"scheduler_timezone": "Europe"}, "SALESBOARD_SCHEDULER_TIMEZONE='Europe' is not a time zone (e.g. UTC, Europe/Berlin)"),
+    ({"scheduler_timezone": "Mars/Base", "job_sync_cron": "0 2 * *"},
+     "SALESBOARD_SCHEDULER_TIMEZONE='Mars/Base' is not a time zone (e.g. UTC, Europe/Berlin); "
+     "SALESBOARD_JOB_SYNC_CRON: cron '0 2 * *' must have 5 fields (minute hour day month weekday), e.g. '0 3 * * *'"),
+])
+def test_a_wrong_schedule_setting_is_named_before_the_scheduler_starts(store, changes, message):
+    from dataclasses import replace
+
+    bad = replace(store.settings, **changes)
+    with pytest.raises(ConfigError) as exc:
+        schedule(bad)
+    assert str(exc.value) == message
+    store.settings = bad
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Scheduler(store)
+    assert store.query_one("SELECT count(*) FROM job_runs")[0] == 0
+

@@ -21,6 +21,9 @@ PREFIX = "dashboard_backup_"
 NAME_RE = re.compile(r"^dashboard_backup_(\d{8}_\d{6})$")
 MANIFEST_SUFFIX = ".manifest.json"
 DATA_SUFFIXES = (".duckdb", ".duckdb.gz")
+# What a restore keeps of the database it replaced (backups/safety/): a whole database, no manifest.
+SAFETY_RE = re.compile(r"^pre_restore_(\d{8}_\d{6})(?:_\d+)?$")  # _2, _3: more restores in that second
+SAFETY_DIR = "safety"
 
 
 
@@ -33,7 +36,7 @@ def new_name(now: datetime) -> str:
 
 
 def name_time(name: str) -> datetime:
-    m = NAME_RE.match(name)
+    m = NAME_RE.match(name) or SAFETY_RE.match(name)
     if not m:
         raise BackupError(f"{name!r} is not a backup name (expected dashboard_backup_YYYYMMDD_HHMMSS)")
     return datetime.strptime(m[1], "%Y%m%d_%H%M%S")
@@ -60,6 +63,11 @@ class LocalBackup:
         return name_time(self.name)
 
     @property
+    def safety_copy(self) -> bool:
+        """A pre_restore_* copy: restorable, but with no manifest it cannot be verified."""
+        return bool(SAFETY_RE.match(self.name))
+
+    @property
     def complete(self) -> bool:
         """Written, verified at creation and manifest present (the manifest is written last)."""
         return self.data_path is not None and self.manifest_path is not None
@@ -67,6 +75,9 @@ class LocalBackup:
     def manifest(self) -> dict:
         from .manifest import load_manifest
 
+        if self.manifest_path is None and self.safety_copy:
+            raise BackupError(f"{self.data_path} is a safety copy: it has no manifest and cannot be verified; "
+                              f"restore it with `salesboard restore {self.data_path} --yes`")
         if self.manifest_path is None:
             raise BackupError(f"{self.name} has no manifest: it never finished; delete it")
         return load_manifest(self.manifest_path)
@@ -110,7 +121,23 @@ def find_local(settings: Settings, ref: str, bad: set[str] = frozenset()) -> Loc
     for b in items:
         if b.name == stem:
             return b
+    safety = find_safety_copy(settings, ref)
+    if safety is not None:
+        return safety
     raise BackupError(f"backup {ref!r} not found in {backup_dir(settings)}; see `salesboard backups list`")
+
+
+def find_safety_copy(settings: Settings, ref: str) -> LocalBackup | None:
+    """A safety copy by path, or by name in backups/safety/; None when `ref` is not one."""
+    path = Path(ref)
+    stem = path.name.removesuffix(".duckdb")
+    if not SAFETY_RE.match(stem):
+        return None
+    if not path.is_file() and path.parent == Path("."):  # a bare name
+        path = backup_dir(settings) / SAFETY_DIR / f"{stem}.duckdb"
+    if path.suffix == ".duckdb" and path.is_file():
+        return LocalBackup(stem, path, None)
+    raise BackupError(f"safety copy {ref!r} not found; they are kept in {backup_dir(settings) / SAFETY_DIR}")
 
 
 # -- the catalog table -------------------------------------------------------

@@ -35,12 +35,16 @@ class Offsite:
         self.settings = settings
         self.bucket = settings.s3_bucket
         self.prefix = settings.s3_prefix
-        self.client = boto3.client(
-            "s3", endpoint_url=settings.s3_endpoint or None, region_name=settings.s3_region or None,
-            aws_access_key_id=settings.s3_access_key_id or None,
-            aws_secret_access_key=settings.s3_secret_access_key or None,
-            config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=120),
-        )
+        try:  # load_settings checks the endpoint; botocore may still refuse it (or the region)
+            self.client = boto3.client(
+                "s3", endpoint_url=settings.s3_endpoint or None, region_name=settings.s3_region or None,
+                aws_access_key_id=settings.s3_access_key_id or None,
+                aws_secret_access_key=settings.s3_secret_access_key or None,
+                config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=120),
+            )
+        except ValueError as exc:
+            raise BackupError(f"S3 client cannot be set up ({exc}); check SALESBOARD_S3_ENDPOINT "
+                              f"({settings.s3_endpoint!r}) and SALESBOARD_S3_REGION ({settings.s3_region!r})") from None
         part = max(5, settings.s3_multipart_mb) * 1024 * 1024
         self.transfer = TransferConfig(multipart_threshold=part, multipart_chunksize=part)
 

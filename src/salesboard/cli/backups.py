@@ -6,11 +6,12 @@ All of them work while the server runs: the work is sent to the server, which ow
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.table import Table
 
-from ..errors import SalesboardError
+from ..errors import ConfigError, SalesboardError
 from .common import emit_json, json_option, out, run_op, settings
 
 
@@ -149,34 +150,51 @@ def backups_prune(dry_run: bool, as_json: bool) -> None:
 def restore(name: str, source: str, yes: bool, as_json: bool) -> None:
     """Replace the database with a verified backup (a safety copy of the current one is kept).
 
-    NAME is a backup name, a file path, or `latest`. With a running server the server
-    pauses writes, swaps the file and carries on; nobody has to stop anything.
+    NAME is a backup name, a file path, `latest`, or a safety copy that an earlier restore kept
+    (backups/safety/pre_restore_*.duckdb: no manifest, so unverified; needs --yes). With a running
+    server the server pauses writes, swaps the file and carries on; nobody has to stop anything.
+    Everyone signs in again afterwards.
 
     \b
     Examples:
       salesboard restore latest
       salesboard restore dashboard_backup_20250101_030000 --yes
       salesboard restore latest --from s3 --yes
+      salesboard restore data/backups/safety/pre_restore_20250101_031500.duckdb --yes
     """
+    from ..backup.catalog import find_safety_copy
     from ..backup.restore import probe, resolve, restore_offline
 
     s = settings()
+    safety = find_safety_copy(s, name) if source == "local" else None
+    if safety:
+        if not yes:
+            raise SalesboardError(f"{name} is a safety copy: it has no manifest, so it cannot be verified (only "
+                                  "checked to be readable); pass --yes to restore it anyway")
+        click.echo(f"{safety.data_path} is a safety copy with no manifest: restoring it UNVERIFIED.", err=True)
+    if Path(name).is_file() or safety:  # the server may run in another folder
+        name = str((safety.data_path if safety else Path(name)).resolve())
     state = probe(s)
     if state == "unreadable":
         click.echo(f"{s.db} cannot be opened (damaged); restoring without it.", err=True)
         _confirm(yes, f"Replace {s.db} with backup {name} (from {source})?")
         r = restore_offline(s, resolve(s, name, source))
     else:
-        d = run_op("backup.describe", {"name": name, "source": source})
-        _confirm(yes, f"Replace {d['database']} ({d['current_sales']:,} sales) with {d['name']} "
-                      f"(taken {d['created_at']} UTC, {d['sales']:,} sales)? A safety copy is kept.")
+        if not safety:
+            d = run_op("backup.describe", {"name": name, "source": source})
+            _confirm(yes, f"Replace {d['database']} ({d['current_sales']:,} sales) with {d['name']} "
+                          f"(taken {d['created_at']} UTC, {d['sales']:,} sales)? A safety copy is kept.")
         r = run_op("backup.restore", {"name": name, "source": source}, label="Restoring")
     if as_json:
         emit_json(r)
         return
+    checked = f"verification {r['verify_seconds']} s" if r["verified"] else \
+        f"UNVERIFIED: no manifest, read in full in {r['verify_seconds']} s"
     click.echo(f"Restored {r['restored']} (taken {r['backup_created_at']} UTC, {r['sales']:,} sales) in "
-               f"{r['seconds']} s (verification {r['verify_seconds']} s).")
+               f"{r['seconds']} s ({checked}).")
     click.echo(f"The previous database is kept at {r['safety_copy']}.")
+    click.echo(f"Everyone signs in again ({r['sessions_ended']} session(s) ended); "
+               f"{r['job_runs_interrupted']} job run(s) left running in the backup were marked interrupted.")
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -230,17 +248,28 @@ def jobs_list(as_json: bool) -> None:
     Example:
       salesboard jobs list --json
     """
+    from ..ops.scheduler import schedule
+
+    s = settings()
     r = run_op("jobs.list", {})
+    try:  # the same check `serve` makes before it starts the scheduler
+        schedule(s)
+        r["schedule_error"] = None
+    except ConfigError as exc:
+        r["schedule_error"] = str(exc)
     if as_json:
         emit_json(r)
-        return
-    title = f"schedule in {r['timezone']}" + ("" if r["scheduler_running"] else " (no server running: no next runs)")
-    table = Table("job", "cron", "next run", "last run", "status", "description", title=title)
-    for j in r["jobs"]:
-        last = j["last_run"] or {}
-        table.add_row(j["name"], j["cron"], _when(j["next_run"]) or "-", _when(last.get("started_at")) or "-",
-                      last.get("status") or "-", j["description"])
-    out.print(table)
+    else:
+        title = f"schedule in {r['timezone']}" + ("" if r["scheduler_running"] else " (no server running: no next runs)")
+        table = Table("job", "cron", "next run", "last run", "status", "description", title=title)
+        for j in r["jobs"]:
+            last = j["last_run"] or {}
+            table.add_row(j["name"], j["cron"], _when(j["next_run"]) or "-", _when(last.get("started_at")) or "-",
+                          last.get("status") or "-", j["description"])
+        out.print(table)
+    if r["schedule_error"]:
+        consequence = "`salesboard serve` refuses to start" if s.scheduler_enabled else "the scheduler could not start"
+        raise ConfigError(f"{r['schedule_error']}; {consequence} until this is fixed")
 
 
 @jobs.command("run")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from pathlib import Path
 
 import click
 
-from ..errors import SalesboardError
+from ..errors import DatabaseLockedError, SalesboardError
 from ..remote import client
 from ..store import demo, open_store
 from .common import emit_json, json_option, run_op, settings
@@ -59,10 +60,15 @@ def serve(host: str | None, port: int | None) -> None:
     Example:
       salesboard serve --host 0.0.0.0 --port 8501
     """
+    from ..ops.scheduler import schedule
+
     s = settings()
     host = host or s.host
     port = port or s.port
-    # Fail fast with one line if another process owns the database (the lifespan would only log it).
+    # Fail fast with one line, before anything starts: the lifespan would only print a traceback.
+    if s.scheduler_enabled:
+        schedule(s)  # a wrong cron string or time zone (ConfigError, exit 2)
+    # ... and if another process owns the database.
     probe = open_store(s, migrate=False)
     probe.close()
     _check_port_free(host, port)
@@ -100,12 +106,58 @@ def status(as_json: bool) -> None:
     """
     s = settings()
     info = client.read_server_file(s)
-    result = {"database": str(s.db), "exists": s.db.exists(), "server": None}
+    result = {"database": str(s.db), "exists": s.db.exists(), "server": None, "stale_server_file": None}
     if info:
-        result["server"] = {"pid": info["pid"], "url": f"http://{info['host']}:{info['port']}"}
+        url = f"http://{info['host']}:{info['port']}"
+        alive = _pid_alive(info["pid"])
+        if alive and _answers(info):
+            result["server"] = {"pid": info["pid"], "url": url}
+        else:
+            result["stale_server_file"] = _stale(s, info, url, alive)
     if as_json:
         emit_json(result)
-    elif info:
-        click.echo(f"{s.db}: served by pid {info['pid']} at http://{info['host']}:{info['port']}")
+    elif result["server"]:
+        click.echo(f"{s.db}: served by pid {info['pid']} at {result['server']['url']}")
+    elif result["stale_server_file"]:
+        click.echo(f"{s.db}: {result['stale_server_file']['message']}")
     else:
         click.echo(f"{s.db}: {'no server running' if s.db.exists() else 'not created yet (run `salesboard init --demo`)'}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        pass
+    try:  # a killed process whose parent has not reaped it yet still answers kill(0)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _answers(info: dict) -> bool:
+    """Whether the recorded server answers GET /healthz."""
+    import httpx
+
+    host = info["host"] if info["host"] not in ("0.0.0.0", "::") else "127.0.0.1"
+    try:
+        return httpx.get(f"http://{host}:{info['port']}/healthz", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stale(s, info: dict, url: str, alive: bool) -> dict:
+    """A server file whose server is gone (e.g. kill -9). Removed unless a process still holds the database."""
+    why = f"pid {info['pid']} {'does not answer at ' + url if alive else 'is not running'}"
+    try:
+        open_store(s, migrate=False, read_only=True).close()
+    except DatabaseLockedError as exc:
+        return {"pid": info["pid"], "url": url, "removed": False,
+                "message": f"the server recorded in {s.server_file} is not serving ({why}); {exc}"}
+    except SalesboardError:
+        pass  # missing or damaged: nobody holds it
+    client.remove_server_file(s)
+    return {"pid": info["pid"], "url": url, "removed": True,
+            "message": f"no server running (removed the stale server file {s.server_file}: {why})"}

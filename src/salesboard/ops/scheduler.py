@@ -19,12 +19,15 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from ..config import Settings
 from ..errors import ConfigError
+from ..remote.operations import load_all
 from ..store import Store
 from . import jobs
 
 log = logging.getLogger("salesboard.scheduler")
 _DOW = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_DOW_NUMBER = re.compile(r"(?<![/\d])(\d+)")  # a weekday number, not a step (*/2)
 
 
 def cron_trigger(expr: str, tz) -> CronTrigger:
@@ -33,26 +36,49 @@ def cron_trigger(expr: str, tz) -> CronTrigger:
     fields = expr.split()
     if len(fields) != 5:
         raise ConfigError(f"cron {expr!r} must have 5 fields (minute hour day month weekday), e.g. '0 3 * * *'")
-    fields[4] = re.sub(r"(?<![/\d])(\d+)", lambda m: _DOW[int(m[1]) % 7], fields[4])
+    if any(int(n) > 7 for n in _DOW_NUMBER.findall(fields[4])):  # % 7 below would wrap 9 to Tuesday
+        raise ConfigError(f"cron {expr!r}: weekday numbers go from 0 to 7 (0 and 7 = Sunday)")
+    fields[4] = _DOW_NUMBER.sub(lambda m: _DOW[int(m[1]) % 7], fields[4])
     try:
         return CronTrigger.from_crontab(" ".join(fields), timezone=tz)
     except ValueError as exc:
         raise ConfigError(f"cron {expr!r}: {exc}") from None
 
 
+def _setting_name(job: jobs.Job) -> str:
+    return f"SALESBOARD_{job.setting.upper()}" if job.setting else f"the schedule of job {job.name}"
+
+
+def schedule(settings: Settings) -> tuple[ZoneInfo, dict[str, CronTrigger]]:
+    """The time zone and every job's trigger. Raises one ConfigError naming every wrong setting,
+    so `serve` can refuse to start (and `jobs list` can say why) before anything runs."""
+    load_all()  # jobs register where their operations are defined
+    problems = []
+    try:
+        tz = ZoneInfo(settings.scheduler_timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. 'Europe' is a folder of zones
+        problems.append(f"SALESBOARD_SCHEDULER_TIMEZONE={settings.scheduler_timezone!r} is not a time zone "
+                        "(e.g. UTC, Europe/Berlin)")
+        tz = timezone.utc  # still check the cron strings
+    triggers = {}
+    for j in jobs.JOBS.values():
+        try:
+            triggers[j.name] = cron_trigger(j.cron_for(settings), tz)
+        except ConfigError as exc:
+            problems.append(f"{_setting_name(j)}: {exc}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return tz, triggers
+
+
 class Scheduler:
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None, sleep=None):
         self.store = store
         s = store.settings
-        try:
-            self.tz = ZoneInfo(s.scheduler_timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"SALESBOARD_SCHEDULER_TIMEZONE={s.scheduler_timezone!r} is not a time zone "
-                              "(e.g. UTC, Europe/Berlin)") from None
+        self.tz, self.triggers = schedule(s)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.sleep = sleep
         self.grace = timedelta(minutes=s.scheduler_misfire_grace_minutes)
-        self.triggers = {j.name: cron_trigger(j.cron_for(s), self.tz) for j in jobs.JOBS.values()}
         self.aps = BackgroundScheduler(
             timezone=self.tz, executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1,

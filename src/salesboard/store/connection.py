@@ -22,6 +22,20 @@ from ..config import Settings, load_settings
 from ..errors import DatabaseLockedError, SalesboardError
 
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
+# What DuckDB says when another process holds the file. Not a bare "lock": a checksum error
+# names the "block at location N", and a damaged file must never pass for a locked one.
+_HELD_RE = re.compile(r"Could not set lock on file|Conflicting lock")
+_DAMAGED_RE = re.compile(r"Corrupt database file|not a valid DuckDB database file|checksum")
+
+
+def is_lock_error(exc: Exception) -> bool:
+    """True when DuckDB refused the file because another process holds its lock."""
+    return bool(_HELD_RE.search(str(exc)))
+
+
+def is_damage_error(exc: Exception) -> bool:
+    """True when DuckDB found the file corrupt (bad block checksum, not a DuckDB file)."""
+    return bool(_DAMAGED_RE.search(str(exc)))
 
 
 def _lock_message(path: Path, exc: Exception) -> str:
@@ -31,6 +45,16 @@ def _lock_message(path: Path, exc: Exception) -> str:
         f"{path} is in use by {holder}. Only one `salesboard serve` may own a database; "
         "stop that process or set SALESBOARD_DB to another file."
     )
+
+
+def _open_error(path: Path, exc: Exception) -> SalesboardError:
+    """The one-line error for a database DuckDB would not open: held by another process, damaged, or other."""
+    if is_lock_error(exc):
+        return DatabaseLockedError(_lock_message(path, exc))
+    if is_damage_error(exc):
+        return SalesboardError(f"{path} is damaged and cannot be opened ({str(exc).splitlines()[0]}); restore it "
+                               "from a backup with `salesboard restore latest --yes` (docs/restore-runbook.md)")
+    return SalesboardError(f"cannot open {path}: {exc}")
 
 
 class Store:
@@ -186,13 +210,17 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True, read_o
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = _connect(path, read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise DatabaseLockedError(_lock_message(path, exc)) from None
-        raise SalesboardError(f"cannot open {path}: {exc}") from None
+    except duckdb.Error as exc:
+        raise _open_error(path, exc) from None
     store = Store(con, path, settings)
     if migrate and not read_only:
-        store.migrated_at_open = store.migrate()
+        try:
+            store.migrated_at_open = store.migrate()
+        except duckdb.Error as exc:  # the file opened, but a block migrate reads is damaged
+            store.close()
+            if not is_damage_error(exc):
+                raise
+            raise _open_error(path, exc) from None
     return store
 
 
