@@ -69,3 +69,28 @@ def test_replay_of_a_row_older_than_the_loaded_version_is_closed(store, tmp_path
     r = pipeline.replay(store, LOCAL_ADMIN, ids=[qid])
     assert (r["replayed"], r["superseded"]) == (0, 1)
     assert store.query_one("SELECT quantity FROM sales WHERE source_key = 'k'") == (4,)
+
+
+def test_the_last_row_wins_even_when_the_typed_pass_reorders_rows(store, tmp_path):
+    """With FX rates stored the typed pass joins them (an ASOF join, which reorders rows): the winner of a
+    duplicate and every quarantined row's number must still come from the row's place in the file."""
+    import duckdb
+
+    rates = tmp_path / "rates.csv"
+    rates.write_text("date,currency,rate\n2024-01-01,EUR,1.1\n", encoding="utf-8")
+    from salesboard.ingest.enrichment import fx
+
+    fx.import_rates(store, LOCAL_ADMIN, str(rates))
+    big = tmp_path / "dups.csv"
+    n = 100_000  # every key twice: first quantity 1, then (the winner) quantity 2; one bad row at the very end
+    duckdb.connect().execute(f"""COPY (SELECT 'k' || (i % {n}) AS source_key, '2024-01-02' AS sold_at,
+                                   (1 + i // {n})::VARCHAR AS quantity, '5' AS unit_price, 'EUR' AS currency
+                                   FROM range({2 * n}) t(i)
+                                   UNION ALL SELECT 'bad', '2024-01-02', 'x', '5', 'EUR') TO '{big}' (HEADER)""")
+    s = pipeline.run_file(store, LOCAL_ADMIN, str(big))
+    assert (s["inserted"], s["duplicates"], s["quarantined"]) == (n, n, n + 1)
+    assert store.query("SELECT quantity, count(*) FROM sales GROUP BY 1") == [(2, n)]
+    assert store.query_one("SELECT row_number FROM quarantine WHERE source_key = 'bad'") == (2 * n + 1,)
+    assert store.query_one("SELECT count(*) FROM quarantine WHERE source_key <> 'bad' AND row_number > ?", [n]) == (0,)
+    assert store.query_one("SELECT reasons FROM quarantine WHERE source_key = 'k7'") == (
+        [f'source_key: "k7" appears again in row {n + 8} of this file; the last row wins'],)

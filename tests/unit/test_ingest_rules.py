@@ -180,3 +180,113 @@ def test_values_are_trimmed_of_spaces_and_no_break_spaces(store, tmp_path):
     assert (s["inserted"], s["quarantined"]) == (2, 0)
     assert store.query("SELECT source_key, quantity, unit_price, customer_name FROM sales ORDER BY 1") == [
         ("k1", 3, Decimal("5.5000"), "Ana  Lima"), ("k2", 1, Decimal("2.0000"), "Bo")]
+
+
+MAPPING = '[columns]\nsold_at = "d"\nquantity = "q"\nunit_price = "p"\n'
+
+
+@pytest.mark.parametrize("line,message", [
+    ("date_format = 5", 'date_format must be a string or a list of strings (strptime formats, e.g. "%d/%m/%Y"), '
+                        "not an integer (5)"),
+    ("date_format = []", 'date_format must be a string or a list of strings (strptime formats, e.g. "%d/%m/%Y"), '
+                         "not a list ([])"),
+    ("optional = 5", 'optional must be a list of strings (names from [columns], e.g. ["customer_name"]), '
+                     "not an integer (5)"),
+    ("optional = [1]", 'optional must be a list of strings (names from [columns], e.g. ["customer_name"]), '
+                       "not a list ([1])"),
+    ("source = true", "source must be a string, not a boolean (True)"),
+    ("timezone = 5", "timezone must be a string, not an integer (5)"),
+    ("[columns.quantity]\nx = 1", "[columns] quantity must be a string (the column's name in the file), "
+                                  "not a table ({'x': 1})"),
+    ("[constants]\nquantity = \"two\"", "[constants] quantity must be a whole number, not a string ('two')"),
+    ("[constants]\nchannel = 5", "[constants] channel must be a string, not an integer (5)"),
+    ("[expressions]\nnet_amount = 5", '[expressions] net_amount must be a string (e.g. "quantity * unit_price"), '
+                                      "not an integer (5)"),
+])
+def test_mapping_types_are_checked_with_the_key_and_the_type(line, message):
+    from salesboard.errors import ValidationError
+    from salesboard.ingest.mapping import parse
+
+    top, tables = ("", line) if line.startswith("[") else (line, "")
+    with pytest.raises(ValidationError) as exc:  # types are checked first: the mapping need not be complete
+        parse(f'{top}\n[columns]\nsold_at = "d"\n{tables}\n', "t.toml")
+    assert str(exc.value) == f"mapping t.toml: {message}"
+
+
+@pytest.mark.parametrize("line,message", [
+    ('timezone = "Mars/Olympus"', "mapping m: timezone 'Mars/Olympus' is not a time zone DuckDB knows "
+                                  "(Not implemented Error: Unknown TimeZone 'Mars/Olympus'!); "
+                                  'use an IANA name such as "Europe/Berlin" or "UTC"'),
+    ('date_format = "%Q"', "mapping m: date_format '%Q' is not a strptime format (Invalid Input Error: Failed to "
+                           "parse format specifier %Q: Unrecognized format for strftime/strptime: %Q); "
+                           'e.g. "%d/%m/%Y" or "%Y-%m-%d %H:%M"'),
+    ('optional = ["customer_name"]', "mapping m: optional lists 'customer_name', which is not a name in [columns]"),
+])
+def test_mapping_values_are_checked_when_loaded(line, message):
+    from salesboard.errors import ValidationError
+    from salesboard.ingest.mapping import parse
+
+    with pytest.raises(ValidationError) as exc:
+        parse(f'name = "m"\n{line}\n{MAPPING}', "m.toml")
+    assert str(exc.value) == message
+    assert parse(f'name = "m"\ntimezone = "Europe/Berlin"\n{MAPPING}', "m.toml").timezone == "Europe/Berlin"
+
+
+def test_a_bad_mapping_is_one_line_from_the_cli(settings, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("date_format = 5\n" + MAPPING)
+    f = write(tmp_path, "s.csv", "d,q,p\n2024-01-02,1,2\n")
+    exe = str(Path(sys.executable).with_name("salesboard"))
+    env = {**os.environ, "SALESBOARD_DB": str(settings.db), "SALESBOARD_ENV": "test"}
+    for args, code, prefix in [(["mappings", "check", f, "--mapping", str(bad)], 2, "Error: "),
+                               (["import", f, "--mapping", str(bad)], 6, "Error: import failed, nothing was written")]:
+        r = subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=60)
+        assert (r.returncode, r.stdout) == (code, ""), r.stderr
+        (line,) = r.stderr.splitlines()
+        assert line.startswith(prefix) and line.endswith(
+            f"mapping {bad}: date_format must be a string or a list of strings (strptime formats, "
+            'e.g. "%d/%m/%Y"), not an integer (5)')
+
+
+def test_fx_import_detects_the_encoding_and_refuses_unreadable_files(store, tmp_path):
+    from salesboard.errors import ValidationError
+
+    utf16 = tmp_path / "rates16.csv"
+    utf16.write_text("date,currency,rate\n2024-01-02,EUR,1.09\n", encoding="utf-16")
+    assert fx.import_rates(store, LOCAL_ADMIN, str(utf16))["inserted"] == 1
+    store.cursor().execute("DELETE FROM fx_rates")
+    parquet = tmp_path / "rates.parquet"
+    store.cursor().execute("COPY (SELECT DATE '2024-01-02' AS date, 'EUR' AS currency, 1.1 AS rate) TO $p (FORMAT parquet)",
+                           {"p": str(parquet)})
+    noise = tmp_path / "noise.csv"
+    noise.write_bytes(bytes(range(256)) * 40)
+    for path, message in [
+            (parquet, f"{parquet}: this is a parquet file; rates must be a CSV with columns date,currency,rate[,base]"),
+            (noise, f'{noise}: cannot read as CSV (Invalid Input Error: Error when sniffing file "noise.csv".)')]:
+        with pytest.raises(ValidationError) as exc:
+            fx.import_rates(store, LOCAL_ADMIN, str(path))
+        assert str(exc.value) == message
+    assert store.query_one("SELECT count(*) FROM fx_rates")[0] == 0
+    assert store.query_one("SELECT count(*) FROM audit_log WHERE action = 'fx.import'")[0] == 1
+
+
+def test_mappings_check_marks_duplicates_like_the_import(store, tmp_path):
+    from salesboard.ingest import runs
+
+    rows = "".join(f"k{i},2024-01-02,1,5\n" for i in range(2, 40))
+    f = write(tmp_path, "s.csv", "source_key,sold_at,quantity,unit_price\nk1,2024-01-02,1,5\n" + rows +
+              "k1,2024-01-03,2,5\nk3,2024-01-03,2,5\n")
+    p = runs.preview(store, f, limit=3)
+    assert (p["rows_in_file"], p["errors"], p["rows_with_errors"]) == (41, 2, 2)
+    assert [(r["source_key"], r["reasons"]) for r in p["rows"]] == [
+        ("k1", ['source_key: "k1" appears again in row 40 of this file; the last row wins']),
+        ("k2", []),
+        ("k3", ['source_key: "k3" appears again in row 41 of this file; the last row wins'])]
+    pipeline.run_file(store, LOCAL_ADMIN, f)
+    assert store.query("SELECT source_key, reasons FROM quarantine ORDER BY row_number") == [
+        (r["source_key"], r["reasons"]) for r in p["rows"] if r["reasons"]]

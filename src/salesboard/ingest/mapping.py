@@ -21,11 +21,15 @@ file cannot run SQL of its own (DESIGN.md §2, injection).
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
+
+import duckdb
 
 from ..errors import NotFound, ValidationError
 
@@ -40,9 +44,66 @@ FIELDS: dict[str, str] = {
 }
 STATUSES = ("completed", "refunded", "cancelled")
 FUNCTIONS = {"abs", "round", "coalesce", "nullif", "least", "greatest"}
-_OPTIONS = {"name", "description", "source", "date_format", "timezone", "decimal_separator",
-            "thousands_separator", "unknown_products", "optional"}
 _TABLES = {"columns", "constants", "expressions", "status_values"}
+
+
+def _is_str(v) -> bool:
+    return isinstance(v, str)
+
+
+def _is_str_list(v) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+_STRING = (_is_str, "a string")
+# Each option's TOML type: (check, what to write), so `date_format = 5` is a message naming the key, not a TypeError.
+_OPTIONS = {
+    "name": _STRING, "description": _STRING, "source": _STRING, "timezone": _STRING, "decimal_separator": _STRING,
+    "thousands_separator": _STRING, "unknown_products": _STRING,
+    "date_format": (lambda v: _is_str(v) or (_is_str_list(v) and bool(v)),
+                    'a string or a list of strings (strptime formats, e.g. "%d/%m/%Y")'),
+    "optional": (_is_str_list, 'a list of strings (names from [columns], e.g. ["customer_name"])'),
+}
+# The type of each value in a table; constants by their field's type.
+_TABLE_VALUES = {
+    "columns": (_is_str, "a string (the column's name in the file)"),
+    "expressions": (_is_str, 'a string (e.g. "quantity * unit_price")'),
+    "status_values": (_is_str, "a string (completed, refunded or cancelled)"),
+}
+_CONSTANT_TYPES = {
+    "text": (_is_str, "a string"),
+    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "decimal": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "timestamp": (lambda v: isinstance(v, (str, date)), 'a date (2024-01-31) or a string in date_format'),
+}
+_TOML_TYPES = ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"), (list, "a list"),
+               (dict, "a table"), (datetime, "a date-time"), (date, "a date"), (time, "a time"))
+
+
+def _toml_type(value) -> str:
+    return next(name for t, name in _TOML_TYPES if isinstance(value, t))
+
+
+def _check_type(origin: str, key: str, value, rule) -> None:
+    check, expected = rule
+    if not check(value):
+        raise ValidationError(f"mapping {origin}: {key} must be {expected}, not {_toml_type(value)} ({value!r})")
+
+
+def _check_types(data: dict, origin: str) -> None:
+    for key, rule in _OPTIONS.items():
+        if key in data:
+            _check_type(origin, key, data[key], rule)
+    for table in _TABLES:
+        if not isinstance(data.get(table, {}), dict):
+            raise ValidationError(f"mapping {origin}: [{table}] must be a table of name = value")
+    for table, rule in _TABLE_VALUES.items():
+        for k, v in data.get(table, {}).items():
+            _check_type(origin, f"[{table}] {k}", v, rule)
+    for k, v in data.get("constants", {}).items():
+        if k not in FIELDS:
+            raise ValidationError(f"mapping {origin}: [constants] {k!r} is not a sales field; fields: {', '.join(FIELDS)}")
+        _check_type(origin, f"[constants] {k}", v, _CONSTANT_TYPES[FIELDS[k]])
 
 
 @dataclass(frozen=True)
@@ -89,19 +150,14 @@ def parse(text: str, origin: str) -> Mapping:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"mapping {origin}: invalid TOML ({exc})") from None
-    unknown = set(data) - _OPTIONS - _TABLES
+    unknown = set(data) - set(_OPTIONS) - _TABLES
     if unknown:
         raise ValidationError(f"mapping {origin}: unknown key(s) {sorted(unknown)}; "
-                              f"allowed: {sorted(_OPTIONS | _TABLES)}")
-    for table in _TABLES:
-        if not isinstance(data.get(table, {}), dict):
-            raise ValidationError(f"mapping {origin}: [{table}] must be a table of name = value")
-    columns = {k: str(v) for k, v in data.get("columns", {}).items()}
+                              f"allowed: {sorted(set(_OPTIONS) | _TABLES)}")
+    _check_types(data, origin)
+    columns = dict(data.get("columns", {}))
     constants = dict(data.get("constants", {}))
-    expressions = {k: str(v) for k, v in data.get("expressions", {}).items()}
-    for k in constants:
-        if k not in FIELDS:
-            raise ValidationError(f"mapping {origin}: [constants] {k!r} is not a sales field; fields: {', '.join(FIELDS)}")
+    expressions = dict(data.get("expressions", {}))
     for k in expressions:
         if k not in FIELDS:
             raise ValidationError(f"mapping {origin}: [expressions] {k!r} is not a sales field; fields: {', '.join(FIELDS)}")
@@ -111,13 +167,12 @@ def parse(text: str, origin: str) -> Mapping:
     fmt = data.get("date_format", ())
     m = Mapping(
         name=str(data.get("name") or Path(origin).stem), columns=columns, constants=constants,
-        expressions=expressions, status_values={str(k): str(v) for k, v in data.get("status_values", {}).items()},
-        description=str(data.get("description", "")), source=data.get("source"),
-        date_format=(fmt,) if isinstance(fmt, str) else tuple(fmt), timezone=str(data.get("timezone", "UTC")),
-        decimal_separator=str(data.get("decimal_separator", ".")),
-        thousands_separator=str(data.get("thousands_separator", "")),
-        unknown_products=str(data.get("unknown_products", "create")),
-        optional=tuple(data.get("optional", ())), origin=origin,
+        expressions=expressions, status_values=dict(data.get("status_values", {})),
+        description=data.get("description", ""), source=data.get("source"),
+        date_format=(fmt,) if isinstance(fmt, str) else tuple(fmt), timezone=data.get("timezone", "UTC"),
+        decimal_separator=data.get("decimal_separator", "."), thousands_separator=data.get("thousands_separator", ""),
+        unknown_products=data.get("unknown_products", "create"), optional=tuple(data.get("optional", ())),
+        origin=origin,
     )
     _check(m)
     return m
@@ -138,9 +193,30 @@ def _check(m: Mapping) -> None:
     for v in m.status_values.values():
         if v not in STATUSES:
             raise ValidationError(f"{where}: [status_values] maps to {v!r}; use one of {', '.join(STATUSES)}")
+    for name in m.optional:
+        if name not in m.columns:
+            raise ValidationError(f"{where}: optional lists {name!r}, which is not a name in [columns]")
+    if error := _duckdb_error("SELECT timezone($v, TIMESTAMP '2000-01-01')::VARCHAR", m.timezone):
+        raise ValidationError(f"{where}: timezone {m.timezone!r} is not a time zone DuckDB knows ({error}); "
+                              'use an IANA name such as "Europe/Berlin" or "UTC"')
+    for fmt in m.date_format:
+        if error := _duckdb_error("SELECT try_strptime('', $v)", fmt):
+            raise ValidationError(f"{where}: date_format {fmt!r} is not a strptime format ({error}); "
+                                  'e.g. "%d/%m/%Y" or "%Y-%m-%d %H:%M"')
     known = expression_inputs(m)
     for name, expr in m.expressions.items():
         compile_expression(expr, known, where=f"{where}: [expressions] {name}")
+
+
+@functools.lru_cache(maxsize=256)
+def _duckdb_error(sql: str, value: str) -> str | None:
+    """DuckDB's own verdict on a mapping value it will use (time zones: ICU's list): None, or its message."""
+    with duckdb.connect() as con:
+        try:
+            con.execute(sql, {"v": value})
+        except duckdb.Error as exc:
+            return str(exc).strip().splitlines()[0]
+    return None
 
 
 # Fields with a default (transform.py), usable in expressions even when not mapped.

@@ -79,12 +79,9 @@ def typed_sql(cur, m: Mapping, resolved: dict[str, str], staged: files.Staged, o
     lean: product name/category only for SKUs not known yet and state only for rows without a region (what
     the later steps use); NULL elsewhere keeps the temp table of a big import small. A preview shows them all.
     """
-    have_rates = cur.execute("SELECT count(*) > 0 FROM fx_rates WHERE base = $b",
-                             {"b": opts.base_currency}).fetchone()[0]
     p.values.update(staged.params)
-    enriched = enrich_select(typed_select(m, resolved, staged.columns, opts.base_currency, p, staged.relation),
-                             m, p, base_currency=opts.base_currency, fx_max_age_days=opts.fx_max_age_days,
-                             have_rates=have_rates)
+    enriched = enrich_select(cur, typed_select(m, resolved, staged.columns, opts.base_currency, p, staged.relation),
+                             m, p, base_currency=opts.base_currency, fx_max_age_days=opts.fx_max_age_days)
     reasons = reasons_sql(m, p, base_currency=opts.base_currency, future_days=opts.future_days,
                           fx_max_age_days=opts.fx_max_age_days)
     final = ", ".join(f"{expr} AS {name}" for name, expr in load.FINAL.items())

@@ -81,6 +81,9 @@ def supersede(cur: duckdb.DuckDBPyConnection, typed: str, *, source: str, run_id
     """Close open rows of earlier runs that this run has a newer row for (same source and key, or the same
     unparsable line): re-importing a file never doubles its quarantine, and a corrected re-import closes it.
     `keep`: rows this run is replaying (they are marked replayed instead)."""
+    if not cur.execute("SELECT count(*) FROM quarantine WHERE status = 'open' AND source = $source AND run_id <> $run",
+                       {"source": source, "run": run_id}).fetchone()[0]:
+        return 0  # the common case: nothing to close, no need to look up this run's keys
     return cur.execute(
         f"""UPDATE quarantine SET status = 'discarded', resolved_at = $now, resolved_by = '{SUPERSEDED}',
                    resolved_run_id = $run

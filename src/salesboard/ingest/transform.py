@@ -39,32 +39,45 @@ def _number_text(text: str, m: Mapping, p: Params) -> str:
     return text
 
 
-def _timestamp(text: str, m: Mapping, p: Params) -> str:
-    """A UTC timestamp. Times with an explicit offset are converted; others are in the mapping's zone."""
+def _utc(local: str, m: Mapping, p: Params) -> str:
+    """A timestamp without an offset is in the mapping's zone."""
+    return local if m.timezone.upper() == "UTC" else f"timezone('UTC', timezone({p(m.timezone)}, {local}))"
+
+
+_LOCAL_TYPES = "'DATE', 'TIMESTAMP', 'TIMESTAMP_S', 'TIMESTAMP_MS', 'TIMESTAMP_NS'"
+
+
+def _timestamp(text: str, m: Mapping, p: Params, native: str | None = None) -> str:
+    """A UTC timestamp. Times with an explicit offset are converted; others are in the mapping's zone.
+
+    `native`: the source column as it was. When it is a date or timestamp already (Parquet, Excel) it is
+    used as is; date_format is for text only. typeof() is a constant per column, so DuckDB folds the CASE
+    to one branch when it binds the query (no cost per row), and the other branches bind for any type.
+    """
     if m.date_format:
         # One format as a scalar: DuckDB then parses it once, not per row (5x faster than a 1-item list).
         fmt = m.date_format[0] if len(m.date_format) == 1 else list(m.date_format)
-        local = f"try_strptime({text}, {p(fmt)})"
-        with_offset = None
+        parsed = _utc(f"try_strptime({text}, {p(fmt)})", m, p)
     else:
-        local = f"TRY_CAST({text} AS TIMESTAMP)"
-        with_offset = f"timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ))"
-    if m.timezone.upper() != "UTC":
-        local = f"timezone('UTC', timezone({p(m.timezone)}, {local}))"
-    if with_offset is None:
-        return local
-    return f"CASE WHEN regexp_matches({text}, '(Z|[+-]\\d\\d(:?\\d\\d)?)$') THEN {with_offset} ELSE {local} END"
+        parsed = (f"CASE WHEN regexp_matches({text}, '(Z|[+-]\\d\\d(:?\\d\\d)?)$') "
+                  f"THEN timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) "
+                  f"ELSE {_utc(f'TRY_CAST({text} AS TIMESTAMP)', m, p)} END")
+    if native is None:
+        return parsed
+    return (f"CASE WHEN typeof({native}) IN ({_LOCAL_TYPES}) THEN {_utc(f'TRY_CAST({native} AS TIMESTAMP)', m, p)} "
+            f"WHEN typeof({native}) = 'TIMESTAMP WITH TIME ZONE' THEN timezone('UTC', TRY_CAST({native} AS TIMESTAMPTZ)) "
+            f"ELSE {parsed} END")
 
 
-def _typed(kind: str, text: str, m: Mapping, p: Params) -> str:
-    """`text` is the trimmed source text (NULL when empty)."""
+def _typed(kind: str, text: str, m: Mapping, p: Params, native: str | None = None) -> str:
+    """`text` is the trimmed source text (NULL when empty); `native` the source column as it was."""
     if kind == "text":
         return text
     if kind == "integer":
         return f"TRY_CAST({_number_text(text, m, p)} AS BIGINT)"
     if kind == "decimal":
         return f"TRY_CAST({_number_text(text, m, p)} AS DECIMAL(18, 4))"
-    return _timestamp(text, m, p)
+    return _timestamp(text, m, p, native)
 
 
 _SQL_TYPE = {"text": "VARCHAR", "integer": "BIGINT", "decimal": "DECIMAL(18, 4)", "timestamp": "TIMESTAMP"}
@@ -115,7 +128,7 @@ def typed_select(m: Mapping, resolved: dict[str, str], stage_columns: list[str],
     for name, kind in FIELDS.items():
         if name in resolved:
             text = f"__t{index[resolved[name]]}"
-            expr = _typed(kind, text, m, p)
+            expr = _typed(kind, text, m, p, native=f"{SRC}{index[resolved[name]]}")
             if name == "currency":
                 expr = f"upper({expr})"
             elif name == "status":

@@ -1,12 +1,14 @@
 """File sources: detect format, compression and encoding by content, then stage the rows with DuckDB's readers.
 
 CSV/TSV go through `read_csv` (delimiter sniffed, every value kept as text,
-malformed lines reported through `store_rejects`); Parquet and JSON/NDJSON
-through `read_parquet`/`read_json`; Excel .xlsx through python-calamine into
-Arrow. The readers do not fill a staging table: the pipeline's one typed pass
-reads the file directly (materializing every column as text cost as much as
-all the validation). Files that are not UTF-8 are transcoded to a temporary UTF-8 copy in
-1 MiB chunks, so memory stays bounded whatever the file size.
+malformed lines reported through `store_rejects`); JSON/NDJSON through
+`read_json` (every value as text too); Parquet through `read_parquet` (typed);
+Excel .xlsx through python-calamine into Arrow. The readers do not fill a
+staging table: the pipeline's one typed pass reads the file directly
+(materializing every column as text cost as much as all the validation).
+Gzip is decompressed to a temporary copy; the encoding is decided over the
+whole file; files that are not UTF-8 are transcoded to a temporary UTF-8 copy
+in 1 MiB chunks, so memory stays bounded whatever the file size.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import gzip
 import shutil
 import zipfile
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 
 import duckdb
@@ -38,7 +41,7 @@ class FileInfo:
 
     def as_dict(self) -> dict:
         return {"file": str(self.original), "format": self.format, "compression": self.compression,
-                "encoding": self.encoding, "delimiter": self.delimiter}
+                "encoding": self.encoding, "delimiter": self.delimiter, "notes": self.notes}
 
 
 @dataclass
@@ -73,23 +76,59 @@ def _normalize_encoding(name: str) -> str:
         raise ValidationError(f"unknown encoding {name!r}; try utf-8, utf-16, cp1252 or latin-1") from None
 
 
-def _detect_encoding(head: bytes) -> str:
+def _detect_encoding(path: Path, head: bytes) -> tuple[str, str | None]:
+    """(encoding, note): a BOM or UTF-16 from the head; otherwise the whole file decides (see _first_bad_utf8)."""
     if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+        return "utf-8-sig", None
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+        return "utf-16", None
     if len(head) >= 4 and head[1::2].count(0) > len(head) // 4:  # ASCII text as UTF-16-LE without BOM
-        return "utf-16-le"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        head.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        return "latin-1"  # every byte is a latin-1 character
+        return "utf-16-le", None
+    bad, utf8_before = _first_bad_utf8(path)
+    if bad is None:
+        return "utf-8", None
+    if utf8_before:  # UTF-8 text with a damaged spot: transcoding would garble every other non-ASCII character
+        return "utf-8", (f"invalid UTF-8 at byte {bad:,}: lines with invalid bytes are quarantined "
+                         "(give --encoding if the file is not UTF-8)")
+    return ("latin-1" if _has_any(path, _CP1252_UNDEFINED) else "cp1252"), None
+
+
+_BLOCK = 4096
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")  # bytes Windows-1252 has no character for
+
+
+def _chunks(path: Path):
+    with path.open("rb") as fh:
+        yield from iter(lambda: fh.read(1 << 20), b"")
+
+
+def _first_bad_utf8(path: Path) -> tuple[int | None, bool]:
+    """Offset of the first invalid UTF-8 byte in the WHOLE file (None: all valid), and whether valid
+    multi-byte UTF-8 came before it.
+
+    Only the 4 KiB blocks holding non-ASCII bytes are decoded (ASCII is valid UTF-8, and bytes.isascii() is a
+    fast C scan): 0.17 s for the 228 MB, 1M-row Superstore file, where decoding everything took 0.66 s.
+    """
+    pos, multibyte, carry = 0, False, b""  # carry: the start of a character the previous block cut
+    for chunk in _chunks(path):
+        blocks = (chunk,) if chunk.isascii() else (chunk[i:i + _BLOCK] for i in range(0, len(chunk), _BLOCK))
+        for block in blocks:
+            if block.isascii():
+                if carry:  # a character cut short by ASCII
+                    return pos - len(carry), multibyte
+            else:
+                data = carry + block
+                try:
+                    text, used = codecs.utf_8_decode(data, "strict", False)
+                except UnicodeDecodeError as exc:  # everything before exc.start is valid
+                    return pos - len(carry) + exc.start, multibyte or not data[:exc.start].isascii()
+                carry, multibyte = data[used:], multibyte or not text.isascii()
+            pos += len(block)
+    return (pos - len(carry), multibyte) if carry else (None, multibyte)
+
+
+def _has_any(path: Path, needles: tuple[bytes, ...]) -> bool:
+    return any(not chunk.isascii() and any(n in chunk for n in needles) for chunk in _chunks(path))
 
 
 def _sniff_format(head: bytes, suffixes: list[str]) -> str:
@@ -124,15 +163,12 @@ def detect(path: Path, workdir: Path, *, encoding: str | None = None, delimiter:
         head = fh.read(_HEAD)
     kind = _sniff_format(head, [s.lower() for s in path.suffixes])
     if kind == "gzip":
-        compression = "gzip"
-        with gzip.open(path, "rb") as fh:
-            try:
-                head = fh.read(_HEAD)
-            except (OSError, EOFError) as exc:
-                raise ValidationError(f"{path}: damaged gzip file ({exc})") from None
-        kind = _sniff_format(head, [s.lower() for s in path.with_suffix("").suffixes])
-        if kind in ("parquet", "zip"):
-            path = _gunzip(path, workdir)
+        # A plain copy: the encoding check reads every byte, and the reader then needs no second decompression
+        # (1M rows: gunzip 1.2 s, then DuckDB reads the copy in 1.8-2.6 s; it reads the .gz in 3.1 s).
+        compression, path = "gzip", _gunzip(path, workdir)
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD)
+        kind = _sniff_format(head, [s.lower() for s in original.with_suffix("").suffixes])
     if kind == "zip":
         if _is_xlsx(path):
             kind = "xlsx"
@@ -148,11 +184,12 @@ def detect(path: Path, workdir: Path, *, encoding: str | None = None, delimiter:
         kind = fmt
     info = FileInfo(path=path, original=original, format=kind, compression=compression, delimiter=delimiter)
     if kind in ("csv", "json"):
-        enc = _normalize_encoding(encoding) if encoding else _normalize_encoding(_detect_encoding(head))
+        detected, note = (encoding, None) if encoding else _detect_encoding(path, head)
+        enc = _normalize_encoding(detected)
         info.encoding = {"utf_8": "utf-8", "utf-8-sig": "utf-8"}.get(enc, enc)
+        info.notes += [note] if note else []
         if info.encoding != "utf-8":
-            info.path = _transcode(path, compression, enc, workdir)
-            info.compression = compression if compression == "zip" else None
+            info.path = _transcode(path, enc, workdir)
             info.notes.append(f"transcoded from {info.encoding} to UTF-8")
     return info
 
@@ -177,16 +214,19 @@ def _unzip(path: Path, workdir: Path) -> Path:
 
 
 def _gunzip(path: Path, workdir: Path) -> Path:
-    target = workdir / path.with_suffix("").name
+    target = workdir / "gunzipped" / path.with_suffix("").name  # a folder of its own: never the file it reads
+    target.parent.mkdir(exist_ok=True)
     with gzip.open(path, "rb") as src, target.open("wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
+        try:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        except (OSError, EOFError) as exc:
+            raise ValidationError(f"{path}: damaged gzip file ({exc})") from None
     return target
 
 
-def _transcode(path: Path, compression: str | None, encoding: str, workdir: Path) -> Path:
+def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
     target = workdir / (path.name + ".utf8")
-    opener = gzip.open if compression == "gzip" else open
-    with opener(path, "rt", encoding=encoding, newline="") as src, \
+    with path.open("r", encoding=encoding, newline="") as src, \
             target.open("w", encoding="utf-8", newline="") as dst:
         try:
             shutil.copyfileobj(src, dst, 1 << 20)
@@ -199,9 +239,9 @@ def _transcode(path: Path, compression: str | None, encoding: str, workdir: Path
 def open_source(cur: duckdb.DuckDBPyConnection, info: FileInfo, run_tag: str) -> Staged:
     """The file as a relation to read from; not materialized: the pipeline's typed pass reads the file once.
 
-    CSV keeps every value as text and reports lines it cannot split through
-    `store_rejects`; Parquet/JSON are read as they are; an Excel sheet becomes
-    a temp table (it is in memory already).
+    CSV and JSON keep every value as text (CSV reports lines it cannot split
+    through `store_rejects`); Parquet is read with its types; an Excel sheet
+    becomes a temp table (it is in memory already).
     """
     params: dict = {"src_path": str(info.path)}
     rejects_table = None
@@ -212,27 +252,31 @@ def open_source(cur: duckdb.DuckDBPyConnection, info: FileInfo, run_tag: str) ->
         if info.delimiter:
             extra += ", delim = $src_delim"
             params["src_delim"] = "\t" if info.delimiter in ("\\t", "tab") else info.delimiter
-        if info.compression == "gzip":
-            extra += ", compression = 'gzip'"
         relation = ("read_csv($src_path, all_varchar = true, header = true, store_rejects = true, "
                     f"rejects_table = $src_rt, rejects_scan = $src_rs{extra})")
     elif info.format == "parquet":
         relation = "read_parquet($src_path)"
     elif info.format == "json":
-        comp = ", compression = 'gzip'" if info.compression == "gzip" else ""
-        relation = f"read_json($src_path, format = 'auto'{comp})"
+        # Every value as text, as in CSV: {"quantity": 2} and {"quantity": "3"} both parse (auto-detection makes
+        # such a column JSON, "3" with its quotes), and a value the sample did not foresee is a reason, not a failure.
+        names = _describe(cur, info, "read_json($src_path, format = 'auto')", params)
+        params["src_cols"] = {name: "VARCHAR" for name in names}
+        relation = "read_json($src_path, format = 'auto', columns = $src_cols)"
     else:  # xlsx
         relation, params = f"__xlsx_{run_tag}", {}
         arrow = _xlsx_to_arrow(info.path)
         cur.register("__xlsx_arrow", arrow)
         cur.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM __xlsx_arrow")
         cur.unregister("__xlsx_arrow")
-    staged = Staged(info=info, rows=0, columns=[], rejects_table=rejects_table, relation=relation, params=params)
+    columns = _describe(cur, info, relation, params)
+    return Staged(info=info, rows=0, columns=columns, rejects_table=rejects_table, relation=relation, params=params)
+
+
+def _describe(cur: duckdb.DuckDBPyConnection, info: FileInfo, relation: str, params: dict) -> list[str]:
     try:
-        staged.columns = [r[0] for r in cur.execute(f"DESCRIBE SELECT * FROM {relation}", params).fetchall()]
+        return [r[0] for r in cur.execute(f"DESCRIBE SELECT * FROM {relation}", params).fetchall()]
     except duckdb.Error as exc:
         raise reader_error(info, exc) from None
-    return staged
 
 
 _FORMAT_NAMES = {"csv": "CSV", "parquet": "parquet", "json": "json", "xlsx": "Excel"}
@@ -242,7 +286,8 @@ def reader_error(info: FileInfo | None, exc: Exception) -> Exception:
     """A reader error as the user's one-line error (replays have no file: the error stays as it is)."""
     if info is None or not isinstance(exc, duckdb.Error):
         return exc
-    return ValidationError(f"{info.original}: cannot read as {_FORMAT_NAMES[info.format]} ({_first_line(exc)})")
+    message = _first_line(exc).replace(str(info.path), info.original.name)  # not our temporary copy's path
+    return ValidationError(f"{info.original}: cannot read as {_FORMAT_NAMES[info.format]} ({message})")
 
 
 def _first_line(exc: Exception) -> str:
@@ -250,7 +295,7 @@ def _first_line(exc: Exception) -> str:
 
 
 def _xlsx_to_arrow(path: Path):
-    """The first sheet as an Arrow table of text columns (header = first row)."""
+    """The first sheet as an Arrow table (header = first row): text columns, and timestamp columns for dates."""
     import pyarrow as pa
     from python_calamine import CalamineWorkbook
 
@@ -263,11 +308,23 @@ def _xlsx_to_arrow(path: Path):
         raise ValidationError(f"{path}: the first sheet is empty")
     header = [str(h).strip() or f"column{i + 1}" for i, h in enumerate(rows[0])]
     columns = list(zip(*rows[1:])) if len(rows) > 1 else [() for _ in header]
-    return pa.table({name: pa.array([_cell(v) for v in col], pa.string()) for name, col in zip(header, columns)})
+    return pa.table({name: _xlsx_column(col) for name, col in zip(header, columns)})
+
+
+def _xlsx_column(values: tuple):
+    """A column whose cells are all dates (or date-times) stays a timestamp column: it is used as is, not parsed
+    with the mapping's date_format. Any other column is text (a date cell among text is ISO 8601 text)."""
+    import pyarrow as pa
+
+    cells = [None if v == "" else v for v in values]
+    if any(c is not None for c in cells) and all(c is None or isinstance(c, date) for c in cells):
+        return pa.array([c if c is None or isinstance(c, datetime) else datetime.combine(c, time()) for c in cells],
+                        pa.timestamp("us"))
+    return pa.array([_cell(c) for c in cells], pa.string())
 
 
 def _cell(value) -> str | None:
-    if value is None or value == "":
+    if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
