@@ -315,7 +315,7 @@ def fx_import(file, base, as_json) -> None:
 def regions_group() -> None:
     """Rules that give a region to imported rows that name a country (and state) but no region.
 
-    
+    \b
     Example:
       salesboard regions import regions.csv     # columns: country,region[,state]
     """
@@ -326,7 +326,7 @@ def regions_group() -> None:
 def regions_list(as_json) -> None:
     """Show the rules (state empty = the whole country).
 
-    
+    \b
     Example:
       salesboard regions list --json
     """
@@ -346,9 +346,9 @@ def regions_list(as_json) -> None:
 def regions_import(file, as_json) -> None:
     """Add or change rules; a later row for the same country and state wins. Loaded sales keep their region.
 
-    
+    \b
     Example:
-      printf 'country,state,region\nUnited States,California,West\n' > regions.csv && salesboard regions import regions.csv
+      printf 'country,state,region\\nUnited States,California,West\\n' > regions.csv && salesboard regions import regions.csv
     """
     r = run_op("ingest.regions.import", {"path": str(Path(file).resolve())})
     emit_json(r) if as_json else click.echo(f"{r['rows']} rule(s): {r['inserted']} new, {r['updated']} changed")
