@@ -13,7 +13,7 @@ def test_admin_backs_up_and_verifies_from_the_page(server, page):
     nav = page.get_by_test_id("stSidebarNav")
     nav.get_by_text("Backups", exact=True).click()
     expect(page.get_by_role("heading", name="Backups")).to_be_visible()
-    expect(page.get_by_text("No backups yet.")).to_be_visible()
+    expect(page.get_by_text("No backup yet: this database is new.")).to_be_visible()
     page.get_by_role("button", name="Back up now").click()
     expect(page.get_by_text("created and verified")).to_be_visible(timeout=60_000)
     name = page.get_by_text("created and verified").inner_text().split()[0]

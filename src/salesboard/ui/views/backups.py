@@ -40,7 +40,8 @@ def render(principal, store) -> None:
         st.error(str(exc))
         rows = list_backups(store, include_s3=False)
     if not rows:
-        st.info("No backups yet.")
+        if not info["first_backup_pending"]:  # else the note above already says so
+            st.info("No backups yet.")
         return
     st.dataframe([{"name": r["name"], "created (UTC)": r["created_at"], "size MB": round((r["size"] or 0) / 2**20, 1),
                    "local": r["local"] or "-", "S3": r["s3"] or "-", "last verified": r["verified_at"],
