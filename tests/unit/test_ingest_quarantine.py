@@ -94,3 +94,19 @@ def test_the_last_row_wins_even_when_the_typed_pass_reorders_rows(store, tmp_pat
     assert store.query_one("SELECT count(*) FROM quarantine WHERE source_key <> 'bad' AND row_number > ?", [n]) == (0,)
     assert store.query_one("SELECT reasons FROM quarantine WHERE source_key = 'k7'") == (
         [f'source_key: "k7" appears again in row {n + 8} of this file; the last row wins'],)
+
+
+def test_export_gives_every_open_row_of_a_run_as_it_was(store, tmp_path):
+    import io
+
+    import pandas as pd
+
+    rows = "".join(f"k{i},2024-01-02,x{i},5\n" for i in range(1200)) + "ok,2024-01-02,1,5\n"
+    s = pipeline.run_file(store, LOCAL_ADMIN, write(tmp_path, "many.csv", rows))
+    data, n = quarantine.export_csv(store, s["run_id"])
+    frame = pd.read_csv(io.BytesIO(data), dtype=str)
+    assert n == 1200 and len(frame) == 1200  # all of them, not the 1,000 the page shows
+    assert list(frame.columns) == ["source_key", "sold_at", "quantity", "unit_price", "_quarantine_id", "_reasons"]
+    assert frame.iloc[7].to_dict() | {"_quarantine_id": None} == {
+        "quantity": "x7", "sold_at": "2024-01-02", "source_key": "k7", "unit_price": "5", "_quarantine_id": None,
+        "_reasons": 'quantity: "x7" is not a whole number'}

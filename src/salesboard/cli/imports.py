@@ -241,6 +241,26 @@ def quarantine_show(qid) -> None:
     emit_json(run_op("ingest.quarantine.show", {"id": qid}))
 
 
+@quarantine_group.command("export")
+@click.option("--run", "run_id", required=True, help="The run whose open rows to export.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
+def quarantine_export(run_id, output) -> None:
+    """Every open row of a run as CSV: the source columns as they were, then _quarantine_id and _reasons.
+
+    \b
+    Example:
+      salesboard quarantine export --run import-20240101120000-abc123 -o fix-me.csv
+    """
+    r = run_op("ingest.quarantine.export", {"run_id": run_id})
+    if not r["rows"]:
+        raise click.ClickException(f"no open quarantined rows in run {run_id}; see `salesboard quarantine list`")
+    if output:
+        Path(output).write_text(r["csv"], encoding="utf-8")
+        click.echo(f"{r['rows']:,} row(s) written to {output}", err=True)
+    else:
+        click.echo(r["csv"], nl=False)
+
+
 def _selection(ids, run_id, every) -> dict:
     if not (ids or run_id or every):
         raise click.UsageError("say which rows: IDS, --run RUN_ID or --all")

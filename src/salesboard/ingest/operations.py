@@ -41,6 +41,13 @@ def quarantine_show(store, actor, progress, id):
     return quarantine.show(store, int(id))
 
 
+@operation("ingest.quarantine.export")
+def quarantine_export(store, actor, progress, run_id):
+    _manager(actor)
+    data, rows = quarantine.export_csv(store, run_id)
+    return {"csv": data.decode("utf-8"), "rows": rows}
+
+
 @operation("ingest.quarantine.replay")
 def quarantine_replay(store, actor, progress, ids=None, run_id=None, all=False, mapping=None):
     _manager(actor)

@@ -187,6 +187,22 @@ def stage_rows(cur: duckdb.DuckDBPyConnection, ids: list[int], table: str) -> li
     return keys
 
 
+def export_csv(store, run_id: str) -> tuple[bytes, int]:
+    """Every open row of a run as CSV: the source columns as they were, then `_quarantine_id` and `_reasons`.
+    Fix the file and import it again, or fix the mapping and replay. Built by DuckDB (a DataFrame), not per row."""
+    cur = store.cursor()
+    where, params = "status = 'open' AND run_id = $run", {"run": run_id}
+    # The source's column order (a raw row keeps it), then any key only some rows have.
+    keys = [r[0] for r in cur.execute(
+        f"""SELECT k FROM (SELECT unnest(json_keys(raw)) AS k, id, generate_subscripts(json_keys(raw), 1) AS pos
+                           FROM quarantine WHERE {where}) GROUP BY k ORDER BY min(id), min(pos)""", params).fetchall()]
+    params |= {f"k{i}": "$." + _json_path_key(k) for i, k in enumerate(keys)}
+    cols = "".join(f"json_extract_string(raw, $k{i}) AS {ident(k)}, " for i, k in enumerate(keys))
+    frame = cur.execute(f"SELECT {cols}id AS _quarantine_id, array_to_string(reasons, '; ') AS _reasons "
+                        f"FROM quarantine WHERE {where} ORDER BY id", params).df()
+    return frame.to_csv(index=False).encode("utf-8"), len(frame)
+
+
 def _json_path_key(key: str) -> str:
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
 from ...errors import SalesboardError
 from ...ingest import pipeline, quarantine
-
-
-def _csv(rows: list[dict]) -> bytes:
-    """The source rows as they were, plus their reasons: fix them and import again, or fix the mapping and replay."""
-    frame = pd.DataFrame([{**json.loads(r["raw"]), "_quarantine_id": r["id"], "_reasons": "; ".join(r["reasons"])}
-                          for r in rows])
-    return frame.to_csv(index=False).encode("utf-8")
 
 
 def render(principal, store) -> None:
@@ -33,7 +24,8 @@ def render(principal, store) -> None:
     frame = pd.DataFrame(data["rows"])
     frame["reasons"] = frame["reasons"].map(lambda r: "; ".join(r))
     st.dataframe(frame[["id", "row_number", "source_key", "reasons", "raw"]], hide_index=True)
-    st.download_button("Download rows (CSV)", _csv(data["rows"]), file_name=f"{run_id}-quarantine.csv",
+    csv, n = quarantine.export_csv(store, run_id)
+    st.download_button(f"Download all {n:,} rows (CSV)", csv, file_name=f"{run_id}-quarantine.csv",
                        mime="text/csv", key="quarantine_download")
     c1, c2 = st.columns(2)
     if c1.button("Replay with the current mapping", type="primary", key="quarantine_replay"):
