@@ -74,6 +74,7 @@ class Settings:
     backup_dir: str = ""
     backup_method: str = "checkpoint"  # checkpoint | copy-database
     backup_compress: bool = False
+    backup_signing_key: str = ""  # HMAC key for manifests; empty: unsigned (checksums still catch damage)
     backup_retention_days: int = 30
     backup_keep_last: int = 3
     backup_keep_daily: int = 0

@@ -471,3 +471,41 @@ def test_a_copy_that_is_not_the_snapshot_is_discarded(demo_store, settings, monk
         f"snapshot had {{'last_seq': {head[0]}, 'last_hash': '{head[1]}'}}; "
         f"data_version: copy has {version - 1}, snapshot had {version}); it was discarded, retry")
     assert sorted(p.name for p in (settings.db.parent / "backups").iterdir() if p.is_file()) == []
+
+
+def test_signed_manifests_refuse_a_backup_rewritten_to_match(demo_store, settings, tmp_path):
+    """Checksums catch damage; a signature catches a backup whose data AND manifest were rewritten together."""
+    from salesboard.backup.manifest import database_stats
+
+    demo_store.settings = replace(settings, backup_signing_key="k" * 32)
+    backup, manifest, _ = create_backup(demo_store)
+    assert len(manifest["signature"]) == 64
+    assert verify_named(demo_store, "latest")["ok"] is True
+    # An attacker changes a sale in the backup and rewrites every checksum, count and fingerprint to match.
+    con = duckdb.connect(str(backup.data_path))
+    con.execute("UPDATE sales SET net_amount = net_amount * 10 WHERE source_key = 'demo-7'")
+    con.execute("CHECKPOINT")
+    forged = {**manifest, **database_stats(con), "size": backup.data_path.stat().st_size}
+    con.close()
+    forged |= {"sha256": sha256_file(backup.data_path), "raw_sha256": sha256_file(backup.data_path),
+               "raw_size": forged["size"]}
+    backup.manifest_path.write_text(json.dumps(forged, default=str))
+    expected = (f"manifest {backup.manifest_path} has a wrong signature: the backup or its manifest was altered, or it "
+                "was signed with another SALESBOARD_BACKUP_SIGNING_KEY; the backup cannot be trusted")
+    with pytest.raises(BackupError) as err:
+        verify_named(demo_store, "latest")
+    assert str(err.value) == expected
+    with pytest.raises(BackupError) as err:
+        restore_into_store(demo_store, catalog.find_local(demo_store.settings, "latest"))
+    assert str(err.value) == expected
+    assert demo_store.query_one("SELECT count(*) FROM sales")[0] == 3000  # the live data is as it was
+    # Without the key the forged backup passes every checksum: that is what the key is for.
+    assert verify_backup(backup.data_path, load_manifest(backup.manifest_path), tmp_path / "s.duckdb").ok
+
+
+def test_an_unsigned_manifest_is_refused_once_a_key_is_set(demo_store, settings):
+    backup, manifest, _ = create_backup(demo_store)  # made before the key
+    assert "signature" not in manifest
+    with pytest.raises(BackupError, match="is not signed, and SALESBOARD_BACKUP_SIGNING_KEY is set"):
+        load_manifest(backup.manifest_path, "a-new-key")
+    assert load_manifest(backup.manifest_path)["name"] == backup.name  # unsigned installations still read it

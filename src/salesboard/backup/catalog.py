@@ -72,7 +72,8 @@ class LocalBackup:
         """Written, verified at creation and manifest present (the manifest is written last)."""
         return self.data_path is not None and self.manifest_path is not None
 
-    def manifest(self) -> dict:
+    def manifest(self, key: str = "") -> dict:
+        """The checked manifest; `key`: SALESBOARD_BACKUP_SIGNING_KEY (its signature must then match)."""
         from .manifest import load_manifest
 
         if self.manifest_path is None and self.safety_copy:
@@ -80,7 +81,7 @@ class LocalBackup:
                               f"restore it with `salesboard restore {self.data_path} --yes`")
         if self.manifest_path is None:
             raise BackupError(f"{self.name} has no manifest: it never finished; delete it")
-        return load_manifest(self.manifest_path)
+        return load_manifest(self.manifest_path, key)
 
 
 def list_local(settings: Settings) -> list[LocalBackup]:

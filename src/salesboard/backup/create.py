@@ -36,7 +36,7 @@ from ..clock import utcnow
 from ..store import Store
 from . import BackupError
 from .catalog import MANIFEST_SUFFIX, LocalBackup, backup_dir, new_name, write_json_atomic
-from .manifest import CHUNK, FORMAT, database_stats, sha256_file, snapshot_facts, snapshot_mismatch
+from .manifest import CHUNK, FORMAT, database_stats, sha256_file, signature, snapshot_facts, snapshot_mismatch
 from .verify import VerifyReport, verify_backup
 
 METHODS = ("checkpoint", "copy-database")
@@ -233,6 +233,8 @@ def _create(store, method, compress, now, progress):
         manifest["copy_seconds"] = round(copied - started, 3)
         manifest["stats_seconds"] = round(stats_seconds, 3)
         manifest["verify_seconds"] = round(report.seconds, 3)
+        if store.settings.backup_signing_key:
+            manifest["signature"] = signature(manifest, store.settings.backup_signing_key)
         manifest_path = folder / f"{name}{MANIFEST_SUFFIX}"
         write_json_atomic(manifest_path, manifest)  # last: a backup without a manifest never counts
     except BaseException:

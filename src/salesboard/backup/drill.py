@@ -35,11 +35,11 @@ def run_drill(store: Store, source: str = "s3", progress=None) -> dict:
                 raise BackupError(f"no complete backup in s3://{off.bucket}/{off.prefix}; run `salesboard backup --upload`")
             result["backup"] = names[-1]
             data, mpath = off.download(names[-1], scratch, progress)
-            manifest = catalog.LocalBackup(names[-1], data, mpath).manifest()
+            manifest = catalog.LocalBackup(names[-1], data, mpath).manifest(settings.backup_signing_key)
         elif source == "local":
             b = catalog.find_local(settings, "latest", catalog.known_bad(store))
             result["backup"] = b.name
-            data, manifest = b.data_path, b.manifest()
+            data, manifest = b.data_path, b.manifest(settings.backup_signing_key)
         else:
             raise BackupError(f"--from must be s3 or local, not {source!r}")
         report = verify_backup(data, manifest, scratch / "restored.duckdb", keep=True, progress=progress)

@@ -12,6 +12,7 @@ into two 'EUR' leave it unchanged); the sum catches those. Both stay in 64-bit i
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from pathlib import Path
 
@@ -127,8 +128,27 @@ def compare(expected: dict, actual: dict) -> list[str]:
     return errors
 
 
-def load_manifest(path: Path) -> dict:
-    """Read and check a manifest's shape; a wrong manifest is refused, never guessed around."""
+def signature(data: dict, key: str) -> str:
+    """HMAC-SHA256 of the manifest (all of it but the signature, as canonical JSON) under the installation's key.
+    Checksums catch damage; only a key the attacker lacks catches a backup rewritten with a manifest to match."""
+    body = json.dumps({k: v for k, v in data.items() if k != "signature"}, sort_keys=True, default=str)
+    return hmac.new(key.encode("utf-8"), body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _check_signature(path: Path, data: dict, key: str) -> None:
+    if not key:
+        return  # unsigned installation: a signature, if any, cannot be checked here
+    if not isinstance(data.get("signature"), str):
+        raise BackupError(f"manifest {path} is not signed, and SALESBOARD_BACKUP_SIGNING_KEY is set: made before the "
+                          "key was, or altered; the backup cannot be trusted")
+    if not hmac.compare_digest(data["signature"], signature(data, key)):
+        raise BackupError(f"manifest {path} has a wrong signature: the backup or its manifest was altered, or it was "
+                          "signed with another SALESBOARD_BACKUP_SIGNING_KEY; the backup cannot be trusted")
+
+
+def load_manifest(path: Path, signing_key: str = "") -> dict:
+    """Read and check a manifest's shape (and its signature when `signing_key` is set); a wrong manifest is refused,
+    never guessed around."""
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -149,4 +169,5 @@ def load_manifest(path: Path) -> dict:
         if not isinstance(info, dict) or not isinstance(info.get("rows"), int) \
                 or not isinstance(info.get("fingerprint"), dict):
             raise BackupError(f"manifest {path}: entry for table {t} is malformed; the backup cannot be trusted")
+    _check_signature(Path(path), data, signing_key)
     return data

@@ -68,7 +68,7 @@ def list_backups(store: Store, include_s3: bool = True) -> list[dict]:
 
 def verify_named(store: Store, ref: str, progress=None) -> dict:
     b = catalog.find_local(store.settings, ref)
-    manifest = b.manifest()
+    manifest = b.manifest(store.settings.backup_signing_key)
     scratch = backup_dir(store.settings) / ".scratch" / f"{b.name}.duckdb"
     report = verify_backup(b.data_path, manifest, scratch, progress=progress)
     with store.write() as cur:
@@ -153,7 +153,8 @@ def op_describe(store, actor, progress, name="latest", source="local"):
         target = names[-1] if name == "latest" else name
         manifest = off.manifest(target)
     else:
-        manifest = catalog.find_local(store.settings, name, catalog.known_bad(store)).manifest()
+        manifest = catalog.find_local(store.settings, name, catalog.known_bad(store)).manifest(
+            store.settings.backup_signing_key)
     return {"name": manifest["name"], "created_at": manifest["created_at"],
             "sales": manifest["tables"].get("sales", {}).get("rows"), "size": manifest["size"],
             "current_sales": store.query_one("SELECT count(*) FROM sales")[0], "database": str(store.path)}

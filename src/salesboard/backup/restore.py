@@ -79,7 +79,7 @@ def prepare(settings: Settings, backup: LocalBackup, progress=None) -> Prepared:
     """Verify into a scratch file beside the database; the scratch copy is what gets swapped in."""
     if backup.safety_copy:
         return _prepare_safety_copy(settings, backup)
-    manifest = backup.manifest()
+    manifest = backup.manifest(settings.backup_signing_key)
     scratch = settings.db.with_name(f".restore-{backup.name}.duckdb")
     report = verify_backup(backup.data_path, manifest, scratch, keep=True, progress=progress)
     if not report.ok:

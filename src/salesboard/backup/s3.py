@@ -134,7 +134,7 @@ class Offsite:
         tmp_m = mpath.with_name(mpath.name + ".download")
         self._call("download", self.client.download_file, self.bucket, item["manifest_key"], str(tmp_m))
         tmp_m.replace(mpath)
-        manifest = load_manifest(mpath)
+        manifest = load_manifest(mpath, self.settings.backup_signing_key)
         dpath = dest_dir / Path(item["data_key"]).name
         tmp = dpath.with_name(dpath.name + ".download")
         on_bytes = _byte_progress("download", manifest["size"], progress)
