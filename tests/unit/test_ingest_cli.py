@@ -100,3 +100,15 @@ def test_created_products_are_a_warning_in_the_summary(run, tmp_path):
     assert r.exit_code == 0 and r.output.splitlines()[2] == warning.format("created")
     r = run("import", str(f))  # they exist now: no warning
     assert "warning" not in r.output and len(r.output.splitlines()) == 2
+
+
+def test_the_progress_bar_never_steps_back():
+    from salesboard.ingest.pipeline import _Progress
+
+    events = []
+    track = _Progress(events.append, 1000)
+    track("loading")
+    for pct in (80.0, 20.0, 100.0, 10.0):  # each statement of a stage reports from 0% again
+        track.emit(pct)
+    done = [e["done"] for e in events]
+    assert done == sorted(done) and done[0] == 650 and done[-1] == 1000

@@ -225,6 +225,7 @@ class _Progress:
     def __init__(self, report, total: int | None):
         self.report, self.total, self.started = report, total, time.monotonic()
         self.stage = "reading"
+        self._done = 0
         self._stop = threading.Event()
         self.seconds: dict[str, float] = {}
 
@@ -245,6 +246,8 @@ class _Progress:
         lo, hi = self._WEIGHTS.get(self.stage, (0.0, 1.0))
         frac = lo + (hi - lo) * max(0.0, min(pct, 100.0)) / 100.0
         done = int(frac * self.total) if self.total else None
+        if done is not None:  # each statement of a stage reports from 0% again: never step the bar back
+            done = self._done = max(done, self._done)
         elapsed = max(time.monotonic() - self.started, 1e-6)
         self.report({"stage": self.stage, "done": done, "total": self.total,
                      "rate": (done / elapsed) if done else None})
