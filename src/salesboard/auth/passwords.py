@@ -18,6 +18,9 @@ MIN_LENGTH = 10
 MAX_LENGTH = 128
 MIN_DISTINCT = 5
 SITE_NAME = "salesboard"
+# What check_policy asks for, for the forms that set a password.
+HINT = (f"At least {MIN_LENGTH} characters; not a common password or word with digits added, not your username, "
+        "not a keyboard run or repeated characters.")
 # Runs of adjacent letters, digits or keys (QWERTY, QWERTZ, AZERTY rows and columns); read both ways.
 _SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "01234567890", "qwertyuiop", "qwertzuiop", "azertyuiop", "asdfghjkl",
               "qsdfghjklm", "zxcvbnm", "yxcvbnm", "wxcvbn", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p", "qazwsxedcrfvtgbyhnujmikolp")

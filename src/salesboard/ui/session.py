@@ -12,7 +12,7 @@ import json
 
 import streamlit as st
 
-from ..auth import accounts, sessions
+from ..auth import accounts, passwords, sessions
 from ..auth.roles import Principal
 from ..errors import SalesboardError
 from ..store import Store
@@ -108,9 +108,7 @@ def _register_form(store: Store) -> None:
         username = st.text_input("Choose a username", max_chars=32, key="reg_username")
         name = st.text_input("Your name (optional)", max_chars=100, key="reg_name")
         password = st.text_input("Password (at least 10 characters)", type="password", max_chars=128,
-                                 key="reg_password",
-                                 help="Not a common password or word with digits added, not your username, "
-                                      "not a keyboard run or repeated characters.")
+                                 key="reg_password", help=passwords.HINT)
         confirm = st.text_input("Repeat password", type="password", max_chars=128, key="reg_confirm")
         submitted = st.form_submit_button("Create account")
     if submitted:

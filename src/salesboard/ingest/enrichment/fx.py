@@ -7,15 +7,13 @@ such rate is quarantined: it is never converted at a rate of 1.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
-
-import duckdb
 
 from ...auth import audit
 from ...clock import utcnow
 from ...errors import ValidationError
-from ..sources import files
+from ..transform import ident
+from .reference import stage_csv
 
 
 def daily_rates_sql(base: str, max_age_days: int) -> str:
@@ -31,43 +29,24 @@ def daily_rates_sql(base: str, max_age_days: int) -> str:
                          FROM fx_rates WHERE base = {b}) f)"""
 
 
+EXPECTED = "date,currency,rate[,base]"
+
+
 def import_rates(store, actor, path: str, *, base: str | None = None) -> dict:
     """Merge a CSV of rates (columns date, currency, rate[, base]) into fx_rates in one transaction.
 
     `rate` is units of the base currency for one unit of `currency`
     (EUR,1.09 with base USD: 1 EUR = 1.09 USD).
     """
-    file = Path(path)
-    if not file.is_file():
-        raise ValidationError(f"{path}: no such file; give a CSV with columns date,currency,rate[,base]")
+    file, now = Path(path), utcnow()
     base = (base or store.settings.base_currency).upper()
-    with tempfile.TemporaryDirectory(prefix="salesboard-fx-") as tmp:
-        # The import's detection: any encoding (UTF-16, Windows-1252 ... become a UTF-8 copy), gzip, zip.
-        info = files.detect(file, Path(tmp))
-        if info.format != "csv":
-            raise ValidationError(f"{path}: this is a {info.format} file; rates must be a CSV with columns "
-                                  "date,currency,rate[,base]")
-        return _merge(store, actor, file, info, base)
-
-
-def _merge(store, actor, file: Path, info: files.FileInfo, base: str) -> dict:
-    path, now = str(file), utcnow()
     with store.write() as cur:
-        try:
-            cur.execute("CREATE TEMP TABLE __fx_in AS SELECT * FROM read_csv($path, all_varchar=true, header=true)",
-                        {"path": str(info.path)})
-        except duckdb.Error as exc:
-            raise files.reader_error(info, exc) from None
-        cols = {c[0].lower(): c[0] for c in cur.execute("DESCRIBE __fx_in").fetchall()}
-        missing = {"date", "currency", "rate"} - set(cols)
-        if missing:
-            raise ValidationError(f"{path}: missing column(s) {', '.join(sorted(missing))}; "
-                                  "expected date,currency,rate[,base]")
-        base_col = f'"{cols["base"]}"' if "base" in cols else "NULL"
+        cols = stage_csv(cur, path, "__fx_in", what="rates", required=("date", "currency", "rate"), expected=EXPECTED)
+        base_col = ident(cols["base"]) if "base" in cols else "NULL"
         cur.execute(
             f"""CREATE TEMP TABLE __fx AS SELECT upper(trim(coalesce({base_col}, $base))) AS base,
-                   upper(trim("{cols['currency']}")) AS currency, TRY_CAST("{cols['date']}" AS DATE) AS day,
-                   TRY_CAST("{cols['rate']}" AS DECIMAL(20, 10)) AS rate FROM __fx_in""",
+                   upper(trim({ident(cols['currency'])})) AS currency, TRY_CAST({ident(cols['date'])} AS DATE) AS day,
+                   TRY_CAST({ident(cols['rate'])} AS DECIMAL(20, 10)) AS rate FROM __fx_in""",
             {"base": base},
         )
         bad = cur.execute("SELECT count(*) FROM __fx WHERE day IS NULL OR rate IS NULL OR rate <= 0 "

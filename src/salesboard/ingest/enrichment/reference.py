@@ -11,7 +11,7 @@ from ...errors import ValidationError
 from ..sources import files
 
 
-def stage_csv(cur: duckdb.DuckDBPyConnection, path: str, table: str, *, required: tuple[str, ...],
+def stage_csv(cur: duckdb.DuckDBPyConnection, path: str, table: str, *, what: str, required: tuple[str, ...],
               expected: str) -> dict[str, str]:
     """Read the CSV at `path` (any encoding, gzip, zip) into temp table `table`, all values as text.
     Returns its columns by lowercased name; refuses a file that lacks a `required` column."""
@@ -21,7 +21,7 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: str, table: str, *, required
     with tempfile.TemporaryDirectory(prefix="salesboard-ref-") as tmp:
         info = files.detect(file, Path(tmp))
         if info.format != "csv":
-            raise ValidationError(f"{path}: this is a {info.format} file; expected a CSV with columns {expected}")
+            raise ValidationError(f"{path}: this is a {info.format} file; {what} must be a CSV with columns {expected}")
         try:
             cur.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
                         "SELECT * FROM read_csv($path, all_varchar = true, header = true)", {"path": str(info.path)})

@@ -36,7 +36,7 @@ def import_rules(store, actor, path: str) -> dict:
     """Merge a CSV of rules into region_rules in one transaction (a later row for the same country and
     state wins). Rules apply to rows imported afterwards; loaded sales keep their region."""
     with store.write() as cur:
-        cols = stage_csv(cur, path, "__regions_in", required=("country", "region"), expected=EXPECTED)
+        cols = stage_csv(cur, path, "__regions_in", what="region rules", required=("country", "region"), expected=EXPECTED)
         state = f"trim({ident(cols['state'])})" if "state" in cols else "NULL"
         cur.execute(f"""CREATE OR REPLACE TEMP TABLE __regions AS
                         SELECT trim({ident(cols['country'])}) AS country, coalesce({state}, '') AS state,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ...auth import accounts
+from ...auth import accounts, passwords
 from ...auth.roles import Principal
 from ...errors import SalesboardError
 from ...store import Store
@@ -21,7 +21,8 @@ def render(principal: Principal, store: Store) -> None:
     st.write(f"Signed in as **{principal.username}** ({principal.role}). You see {SCOPES[principal.role]}.")
     with st.form("change_password", clear_on_submit=True):
         current = st.text_input("Current password", type="password", max_chars=128)
-        new = st.text_input("New password (at least 10 characters)", type="password", max_chars=128)
+        new = st.text_input("New password (at least 10 characters)", type="password", max_chars=128,
+                            help=passwords.HINT)
         repeat = st.text_input("Repeat new password", type="password", max_chars=128)
         submitted = st.form_submit_button("Change password")
     if submitted:
